@@ -1,0 +1,580 @@
+"""The lazy, chunked DFIM graph and its region-by-region Zarr store.
+
+:func:`compute_dfim` turns a planned sequence dataset into a Dask-backed result
+dataset (nothing is computed); :func:`write_store` writes it to Zarr region by region
+along ``seq``, recording finished regions so that an interrupted run resumes with
+only the missing regions; :func:`open_result` reopens a finished store.
+
+The model travels through the graph as a :class:`dfimx.models.ModelSpec` (path and
+hash) and is loaded once per process.
+
+Examples
+--------
+>>> from dfimx import pipeline, sequences, mutations          # doctest: +SKIP
+>>> ds = mutations.plan_elements(sequences.from_fasta("s.fa"), "elements.tsv")  # doctest: +SKIP
+>>> result = pipeline.compute_dfim(ds, "model.keras")         # doctest: +SKIP
+>>> pipeline.write_store(result, "out.zarr")                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from dfimx import maps
+from dfimx.errors import InputError
+from dfimx.models import ModelSpec
+from dfimx.mutations import MUTATION_MODES, make_mutants, n_draws
+
+NULL_KINDS = ("dinuc", "shuffle", "none")
+PVALUE_KINDS = ("empirical", "gaussian")
+NULL_LEVELS = ("global", "task", "map", "distance")
+SEQ_VARIABLES_COMPUTED = (
+    "prediction",
+    "mutant_prediction",
+    "interaction_profile",
+    "interaction_score",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every choice that changes the numbers of a run (stored in the store's attrs).
+
+    Examples
+    --------
+    >>> Settings(method="gradient").method
+    'gradient'
+    """
+
+    method: str = "grad_x_input"
+    reference: str = "zeros"
+    n_references: int = 10
+    mutation: str = "zeros"
+    n_shuffles: int = 5
+    gc: float = 0.46
+    score: str = "sum"
+    null: str = "dinuc"
+    null_draws: int = 8
+    pvalue: str = "empirical"
+    null_level: str = "global"
+    seed: int = 0
+    keep_delta: bool = False
+    keep_importance: bool = False
+    keep_null: bool = False
+    method_options: tuple[tuple[str, Any], ...] = ()
+
+    def validate(self) -> Settings:
+        from dfimx.attribution import METHODS, REFERENCES
+
+        if self.method not in METHODS:
+            raise InputError(f"--method: unknown method {self.method!r}; choose one of "
+                             f"{sorted(METHODS)}")
+        if self.reference not in REFERENCES:
+            raise InputError(f"--reference: unknown reference {self.reference!r}; choose one "
+                             f"of {list(REFERENCES)}")
+        if self.mutation not in MUTATION_MODES:
+            raise InputError(f"--mutation: unknown mode {self.mutation!r}; choose one of "
+                             f"{list(MUTATION_MODES)}")
+        if self.score not in maps.REDUCTIONS:
+            raise InputError(f"--score: unknown reduction {self.score!r}; choose one of "
+                             f"{list(maps.REDUCTIONS)}")
+        if self.null not in NULL_KINDS:
+            raise InputError(f"--null: unknown null {self.null!r}; choose one of "
+                             f"{list(NULL_KINDS)}")
+        if self.pvalue not in PVALUE_KINDS:
+            raise InputError(f"--pvalue: choose one of {list(PVALUE_KINDS)}")
+        if self.null_level not in NULL_LEVELS:
+            raise InputError(f"--null-level: choose one of {list(NULL_LEVELS)}")
+        if self.null != "none" and self.null_draws < 1:
+            raise InputError("--null-draws must be at least 1")
+        if not 0.0 <= self.gc <= 1.0:
+            raise InputError("--gc must lie between 0 and 1")
+        return self
+
+    def as_attrs(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["method_options"] = dict(self.method_options)
+        return out
+
+
+def _scorer_and_kernel(spec: ModelSpec, settings: Settings):
+    from dfimx.attribution import METHODS
+
+    scorer = spec.load()
+    return scorer, METHODS[settings.method]
+
+
+def _references(X: np.ndarray, seq_ids: list[str], settings: Settings, uses: bool):
+    if not uses:
+        return None
+    from dfimx.attribution import make_references
+
+    return make_references(
+        X, settings.reference, gc=settings.gc, n_references=settings.n_references,
+        seq_ids=seq_ids, seed=settings.seed,
+    )
+
+
+def _group_size(n_draw: int, n_ref: int, length: int, batch_size: int) -> int:
+    per_pair = max(1, n_draw * max(1, n_ref) * length * 4 * 4)
+    return int(max(1, min(batch_size * 4, (256 << 20) // per_pair)))
+
+
+def dfim_block(
+    onehot: np.ndarray,
+    seq_ids: np.ndarray,
+    mut_start: np.ndarray,
+    mut_end: np.ndarray,
+    mut_alt: np.ndarray,
+    mut_mask: np.ndarray,
+    resp_start: np.ndarray,
+    resp_end: np.ndarray,
+    resp_mask: np.ndarray,
+    pair_mask: np.ndarray | None,
+    *,
+    spec: ModelSpec,
+    settings: Settings,
+    batch_size: int = 256,
+) -> dict[str, np.ndarray]:
+    """DFIM for one chunk of sequences (numpy in, numpy out).
+
+    Returns a dict with ``prediction`` (n, T), ``mutant_prediction`` (n, M, T),
+    ``interaction_profile`` (n, M, L, T), ``interaction_score`` (n, M, R, T) and, as
+    requested, ``seq_importance``, ``delta`` and ``null_interaction_score``
+    (n, M, R, T, K).
+    """
+    scorer, method = _scorer_and_kernel(spec, settings)
+    X = np.asarray(onehot, np.float32)
+    ids = [str(s) for s in seq_ids]
+    valid = (
+        mut_mask[:, :, None]
+        & resp_mask[:, None, :]
+        & ~maps.overlaps(mut_start, mut_end, resp_start, resp_end)
+    )
+    if pair_mask is not None:
+        valid &= pair_mask
+    out = _dfim_arrays(
+        X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid,
+        scorer=scorer, method=method, settings=settings, batch_size=batch_size, full=True,
+    )
+    if settings.null != "none":
+        from dfimx import shuffle
+
+        shuffler = (shuffle.dinucleotide_shuffle if settings.null == "dinuc"
+                    else shuffle.mononucleotide_shuffle)
+        shuffled = shuffler(X, settings.null_draws, seq_ids=ids, seed=settings.seed,
+                            purpose="null")
+        draws = []
+        for k in range(settings.null_draws):
+            null_ids = [f"{s}#null{k}" for s in ids]
+            res = _dfim_arrays(
+                np.asarray(shuffled[:, k], np.float32), null_ids, mut_start, mut_end, mut_alt,
+                mut_mask, resp_start, resp_end, valid, scorer=scorer, method=method,
+                settings=settings, batch_size=batch_size, full=False,
+            )
+            draws.append(res["interaction_score"])
+        out["null_interaction_score"] = np.stack(draws, axis=-1)
+    return out
+
+
+def _dfim_arrays(
+    X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid, *,
+    scorer, method, settings: Settings, batch_size: int, full: bool,
+) -> dict[str, np.ndarray]:
+    from dfimx.attribution import predict_batched
+
+    n, length, _ = X.shape
+    m, r, t = mut_start.shape[1], resp_start.shape[1], scorer.n_tasks
+    opts = dict(settings.method_options)
+    refs = _references(X, ids, settings, method.uses_reference)
+    imp0 = method.kernel(scorer, X, references=refs, batch_size=batch_size, **opts)
+    scores = np.full((n, m, r, t), np.nan, np.float32)
+    out: dict[str, np.ndarray] = {"interaction_score": scores}
+    if full:
+        out["prediction"] = predict_batched(scorer, X, batch_size=batch_size)
+        out["mutant_prediction"] = np.full((n, m, t), np.nan, np.float32)
+        out["interaction_profile"] = np.full((n, m, length, t), np.nan, np.float32)
+        if settings.keep_importance:
+            out["seq_importance"] = imp0.astype(np.float32)
+        if settings.keep_delta:
+            out["delta"] = np.full((n, m, length, 4, t), np.nan, np.float32)
+    seq_idx, mut_idx = np.nonzero(mut_mask)
+    kd = n_draws(settings.mutation, settings.n_shuffles)
+    n_ref = 0 if refs is None else refs.shape[1]
+    group = _group_size(kd, n_ref, length, batch_size)
+    for lo in range(0, len(seq_idx), group):
+        si, mi = seq_idx[lo : lo + group], mut_idx[lo : lo + group]
+        starts, ends = mut_start[si, mi], mut_end[si, mi]
+        mutants = make_mutants(
+            X[si], starts, ends, mut_alt[si, mi], mode=settings.mutation, gc=settings.gc,
+            n_shuffles=settings.n_shuffles, seq_ids=[ids[i] for i in si], seed=settings.seed,
+        )
+        flat = mutants.reshape((-1, length, 4))
+        mrefs = None if refs is None else np.repeat(refs[si], kd, axis=0)
+        imp = method.kernel(scorer, flat, references=mrefs, batch_size=batch_size, **opts)
+        imp = imp.reshape((len(si), kd) + imp.shape[1:]).mean(axis=1)
+        delta = maps.mask_source(imp0[si] - imp, starts, ends)
+        sc = maps.reduce_scores(delta, resp_start[si], resp_end[si], settings.score)
+        sc[~valid[si, mi]] = np.nan
+        scores[si, mi] = sc
+        if full:
+            pred = predict_batched(scorer, flat, batch_size=batch_size)
+            out["mutant_prediction"][si, mi] = pred.reshape(len(si), kd, t).mean(axis=1)
+            out["interaction_profile"][si, mi] = maps.profile(delta, starts, ends)
+            if settings.keep_delta:
+                out["delta"][si, mi] = delta
+    return out
+
+
+def _as_block_list(arr: Any, chunks: tuple[int, ...]) -> list[Any]:
+    if isinstance(arr, xr.DataArray):
+        arr = arr.data
+    if not isinstance(arr, da.Array):
+        arr = da.from_array(np.asarray(arr), chunks=(chunks,) + tuple(-1 for _ in arr.shape[1:]))
+    else:
+        arr = arr.rechunk((chunks,) + tuple(-1 for _ in arr.shape[1:]))
+    return list(arr.to_delayed().ravel())
+
+
+def model_spec_for(
+    model: Any, *, output_layer: str = "logit", tasks: list[int | str] | None = None,
+    safe_mode: bool = True,
+) -> ModelSpec:
+    """A :class:`ModelSpec` for a path, or for an in-memory Keras model (saved to a temp file)."""
+    if isinstance(model, ModelSpec):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return ModelSpec.from_path(model, output_layer=output_layer, tasks=tasks,
+                                   safe_mode=safe_mode)
+    tmp = Path(tempfile.mkdtemp(prefix="dfimx-model-")) / "model.keras"
+    model.save(tmp)
+    return ModelSpec.from_path(tmp, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+
+
+def compute_dfim(
+    ds: xr.Dataset,
+    model: Any,
+    *,
+    settings: Settings | None = None,
+    output_layer: str = "logit",
+    tasks: list[int | str] | None = None,
+    batch_size: int = 256,
+    safe_mode: bool = True,
+    **options: Any,
+) -> xr.Dataset:
+    """Lazy DFIM result for a planned dataset.
+
+    Parameters
+    ----------
+    ds
+        Sequence dataset with a mutation plan (see :mod:`dfimx.mutations`).
+    model
+        Path to a model, a Keras model, or a :class:`ModelSpec`.
+    settings
+        :class:`Settings`; keyword ``options`` override its fields.
+
+    Returns
+    -------
+    xarray.Dataset
+        The input variables plus ``prediction``, ``mutant_prediction``,
+        ``interaction_profile``, ``interaction_score`` (and the optional ones), all
+        Dask-backed and chunked like ``seq_onehot``; nothing has been computed.
+    """
+    settings = dataclasses.replace(settings or Settings(), **options).validate()
+    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    scorer = spec.load()
+    n, length = ds.sizes["seq"], ds.sizes["position"]
+    scorer.check_input(length, ds.sizes.get("base", 4), source=ds.attrs.get("source_fasta",
+                                                                             "sequences"))
+    chunks = ds["seq_onehot"].chunks[0] if ds["seq_onehot"].chunks else (n,)
+    names = ["seq_onehot", "seq_id", "mutation_start", "mutation_end", "mutation_alt",
+             "mutation_mask", "response_start", "response_end", "response_mask"]
+    for name in names:
+        if name not in ds:
+            raise InputError(f"dataset has no {name!r}: build a plan with dfimx.mutations first")
+    blocks = [_as_block_list(ds[name], chunks) for name in names]
+    pair = _as_block_list(ds["pair_mask"], chunks) if "pair_mask" in ds else [None] * len(chunks)
+    m, r, t = ds.sizes["mutation"], ds.sizes["response"], scorer.n_tasks
+    shapes = {
+        "prediction": (("seq", "task"), ()),
+        "mutant_prediction": (("seq", "mutation", "task"), (m,)),
+        "interaction_profile": (("seq", "mutation", "position", "task"), (m, length)),
+        "interaction_score": (("seq", "mutation", "response", "task"), (m, r)),
+    }
+    if settings.keep_importance:
+        shapes["seq_importance"] = (("seq", "position", "base", "task"), (length, 4))
+    if settings.keep_delta:
+        shapes["delta"] = (("seq", "mutation", "position", "base", "task"), (m, length, 4))
+    if settings.null != "none":
+        shapes["null_interaction_score"] = (
+            ("seq", "mutation", "response", "task", "null"), (m, r), settings.null_draws)
+    parts: dict[str, list[da.Array]] = {k: [] for k in shapes}
+    token = dask.base.tokenize(spec, settings, batch_size)
+    for i, size in enumerate(chunks):
+        res = dask.delayed(dfim_block, pure=True)(
+            *[b[i] for b in blocks], pair[i], spec=spec, settings=settings,
+            batch_size=batch_size, dask_key_name=f"dfim-block-{token}-{i}",
+        )
+        for name, (_, inner, *extra) in shapes.items():
+            shape = (size,) + inner + (t,) + tuple(extra)
+            parts[name].append(da.from_delayed(res[name], shape=shape, dtype=np.float32))
+    out = ds.copy()
+    for name, (dims, *_rest) in shapes.items():
+        out[name] = (dims, da.concatenate(parts[name], axis=0))
+    out = out.assign_coords(task=np.array(scorer.task_names, dtype=object))
+    out.attrs.update(
+        {
+            "dfimx_settings": json.dumps(settings.as_attrs(), sort_keys=True),
+            "method": settings.method,
+            "reference": settings.reference,
+            "mutation_mode": settings.mutation,
+            "score_reduction": settings.score,
+            "null": settings.null,
+            "null_draws": settings.null_draws if settings.null != "none" else 0,
+            "pvalue": settings.pvalue,
+            "null_level": settings.null_level,
+            "seed": settings.seed,
+            "model_path": spec.path,
+            "model_sha256": spec.sha256,
+            "output_layer": spec.output_layer,
+            "batch_size": batch_size,
+        }
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- Zarr store
+
+REGION_VAR = "region_complete"
+
+
+def _fingerprint(ds: xr.Dataset) -> str:
+    keys = ["dfimx_settings", "model_sha256", "output_layer", "inputs_sha256", "plan", "scan"]
+    blob = json.dumps({k: ds.attrs.get(k) for k in keys}, sort_keys=True, default=str)
+    blob += json.dumps(dict(ds.sizes), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _drop_encodings(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds.copy()
+    for v in ds.variables.values():
+        v.encoding = {}
+    return ds
+
+
+def _stringify(ds: xr.Dataset) -> xr.Dataset:
+    """Object-string variables in memory, so Zarr writes variable-length strings."""
+    out = ds.copy()
+    for name, var in ds.variables.items():
+        if var.dtype.kind in "OUT":
+            out[name] = var.copy(data=np.asarray(var.values, dtype=object).astype(str)
+                                 .astype(object))
+    return out
+
+
+def _regions(chunks: tuple[int, ...]) -> list[slice]:
+    bounds = np.cumsum((0,) + tuple(chunks))
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def is_complete(path: str | os.PathLike) -> bool:
+    """True when the store at ``path`` was finished (its last region written)."""
+    import zarr
+
+    try:
+        return bool(zarr.open_group(str(path), mode="r").attrs.get("dfimx_complete", False))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def write_store(
+    result: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    parallel_regions: int | None = None,
+    finalize: Callable[[str], None] | None = None,
+) -> str:
+    """Write a lazy result to a Zarr v3 store, region by region along ``seq``.
+
+    The store is created from the lazy template first and marked incomplete
+    (``attrs['dfimx_complete'] = False``); each finished region is recorded in
+    ``region_complete``; ``finalize`` (e.g. the statistics pass) runs last, then the
+    store is marked complete.  With ``resume=True`` an existing store made with the
+    same inputs and settings is continued, computing only the missing regions.
+
+    Returns
+    -------
+    str
+        The store path.
+    """
+    import zarr
+
+    path = str(path)
+    chunks = result["seq_onehot"].chunks[0] if result["seq_onehot"].chunks else (
+        result.sizes["seq"],)
+    regions = _regions(chunks)
+    fingerprint = _fingerprint(result)
+    seq_vars = [k for k, v in result.data_vars.items() if "seq" in v.dims]
+    encoding = {}
+    for name in seq_vars:
+        var = result[name]
+        enc_chunks = tuple(chunks[0] if d == "seq" else s for d, s in zip(var.dims, var.shape,
+                                                                           strict=True))
+        encoding[name] = {"chunks": enc_chunks}
+    lazy = _stringify(_drop_encodings(result))
+    # strings and small plan arrays are written with the template (they are in memory)
+    lazy = lazy.chunk({"seq": chunks})
+    done = np.zeros(len(regions), bool)
+    exists = Path(path).exists() if "://" not in path else False
+    if resume and exists:
+        group = zarr.open_group(path, mode="r")
+        old = group.attrs.get("dfimx_fingerprint")
+        if old != fingerprint:
+            raise InputError(
+                f"{path}: cannot resume: the store was made with different inputs or settings "
+                "(remove it or choose another output)"
+            )
+        done = np.asarray(group[REGION_VAR][:], bool)
+        if group.attrs.get("dfimx_complete", False) and done.all():
+            return path
+    else:
+        if exists:
+            shutil.rmtree(path)
+        template = lazy.copy()
+        template[REGION_VAR] = ("region", np.zeros(len(regions), bool))
+        template.attrs.update(
+            {"dfimx_complete": False, "dfimx_fingerprint": fingerprint,
+             "dfimx_region_size": int(chunks[0])}
+        )
+        template.to_zarr(path, mode="w", compute=False, encoding=encoding, zarr_format=3,
+                         consolidated=False)
+        # variables whose data is already in memory (ids, names) are written by the template
+    todo = [i for i, d in enumerate(done) if not d]
+    computed_vars = [k for k in seq_vars if isinstance(lazy[k].data, da.Array)
+                     and not _in_memory(result[k])]
+    group = zarr.open_group(path, mode="r+")
+    marks = group[REGION_VAR]
+    wave = parallel_regions or _default_parallel_regions()
+    bar = _progress_bar(len(regions), initial=len(regions) - len(todo), enabled=progress)
+    try:
+        for lo in range(0, len(todo), wave):
+            batch = todo[lo : lo + wave]
+            writes = [
+                lazy[computed_vars].drop_vars(["base", "task"], errors="ignore")
+                .isel(seq=regions[i]).to_zarr(
+                    path, region={"seq": regions[i]}, compute=False, zarr_format=3,
+                    consolidated=False,
+                )
+                for i in batch
+            ]
+            dask.compute(*writes)
+            for i in batch:
+                marks[i] = True
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    if finalize is not None:
+        finalize(path)
+    group = zarr.open_group(path, mode="r+")
+    group.attrs["dfimx_complete"] = True
+    return path
+
+
+def _in_memory(var: xr.DataArray) -> bool:
+    return not isinstance(var.data, da.Array)
+
+
+def _default_parallel_regions() -> int:
+    try:
+        from distributed import get_client
+
+        client = get_client()
+        return max(2, 2 * len(client.scheduler_info()["workers"]))
+    except (ImportError, ValueError):
+        return max(2, os.cpu_count() or 1)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:  # noqa: D102
+        pass
+
+    def close(self) -> None:  # noqa: D102
+        pass
+
+
+def _progress_bar(total: int, *, initial: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="region", desc="dfimx", file=sys.stderr,
+                disable=not enabled)
+
+
+def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> xr.Dataset:
+    """Open a dfimx store lazily; refuses an unfinished store unless ``allow_incomplete``.
+
+    Examples
+    --------
+    >>> ds = open_result("out.zarr")  # doctest: +SKIP
+    """
+    path = str(path)
+    if "://" not in path and not Path(path).exists():
+        raise InputError(f"{path}: store not found")
+    try:
+        ds = xr.open_zarr(path, consolidated=False, zarr_format=3)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: not a readable dfimx Zarr store: {exc}") from exc
+    if not allow_incomplete and not ds.attrs.get("dfimx_complete", False):
+        raise InputError(
+            f"{path}: the store is incomplete (the run was interrupted or failed); "
+            "rerun with --resume to finish it"
+        )
+    return ds
+
+
+def provenance(command: str | None = None, inputs: dict[str, str] | None = None) -> dict:
+    """Provenance attrs: version, command, creation time, input files and their hashes."""
+    from dfimx import __version__
+    from dfimx.models import file_sha256
+
+    attrs: dict[str, Any] = {
+        "dfimx_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command if command is not None else " ".join(sys.argv),
+    }
+    if inputs:
+        attrs["inputs"] = json.dumps(inputs, sort_keys=True)
+        hashes = {k: file_sha256(v) for k, v in inputs.items() if v and Path(v).is_file()}
+        attrs["inputs_sha256"] = json.dumps(hashes, sort_keys=True)
+    return attrs
+
+
+__all__ = [
+    "Settings",
+    "compute_dfim",
+    "dfim_block",
+    "is_complete",
+    "model_spec_for",
+    "open_result",
+    "provenance",
+    "write_store",
+]
