@@ -230,7 +230,7 @@ def build_scorer(
     if index != list(range(len(names))):
         idx = np.asarray(index)
         full = keras.layers.Lambda(lambda z: keras.ops.take(z, idx, axis=-1))(full)
-    network = keras.Model(model.inputs, full, name=f"{model.name}_scored")
+    network = keras.Model(model.inputs[0], full, name=f"{model.name}_scored")
     length = model.inputs[0].shape[1]
     return Scorer(
         model=model,

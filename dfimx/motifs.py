@@ -9,9 +9,9 @@ Examples
 >>> list(pwms)[:2]
 ['GATA_like', 'TAL1_like']
 >>> pwms["GATA_like"].shape
-(8, 4)
+(10, 4)
 >>> consensus(pwms["GATA_like"])
-'AGATAAGA'
+'TCAGATAAGA'
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def read_meme(
     >>> float(pwms["TAL1_like"].sum(axis=1).min())
     1.0
     >>> read_meme(default_motifs_path(), names="full")["TAL1_like E-box"].shape
-    (10, 4)
+    (12, 4)
     """
     if names not in _NAME_CHOICES:
         raise ValueError(f"names must be one of {_NAME_CHOICES}, got {names!r}")
@@ -247,7 +247,7 @@ def write_meme(
         "strands: + -",
         "",
         "Background letter frequencies",
-        " ".join(f"{b} {f:.4f}" for b, f in zip(BASES, background)),
+        " ".join(f"{b} {f:.4f}" for b, f in zip(BASES, background, strict=True)),
         "",
     ]
     for name, pwm in pwms.items():
@@ -265,7 +265,9 @@ def write_meme(
     return p
 
 
-def load_motifs(motifs: str | os.PathLike | Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+def load_motifs(
+    motifs: str | os.PathLike | Mapping[str, np.ndarray] | None,
+) -> dict[str, np.ndarray]:
     """Motifs from a MEME path, a ``{name: pwm}`` mapping, or the shipped file (None).
 
     Examples
@@ -310,7 +312,7 @@ def sample_motif(pwm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     >>> pwm = read_meme(default_motifs_path())["GATA_like"]
     >>> codes = sample_motif(pwm, np.random.default_rng(0))
     >>> codes.shape, codes.dtype
-    ((8,), dtype('int8'))
+    ((10,), dtype('int8'))
     >>> "".join("ACGT"[c] for c in sample_motif(np.eye(4)[[0, 1, 2, 3]], np.random.default_rng(1)))
     'ACGT'
     """
@@ -327,7 +329,7 @@ def consensus(pwm: np.ndarray) -> str:
     Examples
     --------
     >>> consensus(read_meme(default_motifs_path())["TAL1_like"])
-    'ACCAGCTGGT'
+    'AACCAGCTGGTT'
     """
     return "".join(BASES[i] for i in np.asarray(pwm).argmax(axis=1))
 
@@ -338,7 +340,7 @@ def reverse_complement_pwm(pwm: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> consensus(reverse_complement_pwm(read_meme(default_motifs_path())["GATA_like"]))
-    'CCTTATCT'
+    'TCTTATCTGA'
     """
     return np.asarray(pwm)[::-1, ::-1].copy()
 
@@ -355,7 +357,7 @@ def pwm_log_odds(
     --------
     >>> w = pwm_log_odds(read_meme(default_motifs_path())["GATA_like"])
     >>> w.shape, bool(w.max(axis=1).sum() > 8)
-    ((8, 4), True)
+    ((10, 4), True)
     """
     pwm = np.asarray(pwm, dtype=np.float64)
     bg = np.asarray(background, dtype=np.float64)

@@ -441,7 +441,9 @@ def write_store(
         encoding[name] = {"chunks": enc_chunks}
     lazy = _stringify(_drop_encodings(result))
     # strings and small plan arrays are written with the template (they are in memory)
-    lazy = lazy.chunk({"seq": chunks})
+    for name, var in lazy.data_vars.items():
+        if isinstance(var.data, da.Array) and "seq" in var.dims:
+            lazy[name] = var.chunk({"seq": chunks})
     done = np.zeros(len(regions), bool)
     exists = Path(path).exists() if "://" not in path else False
     if resume and exists:

@@ -57,7 +57,7 @@ DEFAULT_CLASS_FRACTIONS: dict[str, float] = {"AB": 0.4, "A": 0.25, "B": 0.25, "n
 #: Columns of :attr:`Simulation.elements` written by :meth:`Simulation.elements_tsv`.
 ELEMENT_COLUMNS = ("seq", "start", "end", "name", "role")
 #: Settings of :func:`cached_demo_model` (kept next to the model file to detect stale caches).
-DEMO_SETTINGS: dict[str, Any] = {"n": 2000, "length": 200, "seed": 0, "epochs": 12}
+DEMO_SETTINGS: dict[str, Any] = {"n": 4000, "length": 200, "seed": 0, "epochs": 15}
 
 
 @dataclass
@@ -176,13 +176,13 @@ class Simulation:
         Examples
         --------
         >>> import tempfile
-        >>> p = simulate_sequences(n=2, length=10).to_fasta(tempfile.mkdtemp() + "/s.fa")
+        >>> p = simulate_sequences(n=2, length=100).to_fasta(tempfile.mkdtemp() + "/s.fa")
         >>> p.read_text().splitlines()[0]
         '>sim0000'
         """
         p = Path(path)
         with open(p, "w") as fh:
-            for sid, s in zip(self.seq_ids, self.sequences):
+            for sid, s in zip(self.seq_ids, self.sequences, strict=True):
                 fh.write(f">{sid}\n")
                 step = line_width or len(s) or 1
                 for i in range(0, len(s), step):
@@ -411,7 +411,7 @@ def simulate_sequences(
 
     codes = np.empty((n, length), dtype=np.int8)
     records: list[tuple] = []
-    for i, (sid, cls) in enumerate(zip(seq_ids, classes)):
+    for i, (sid, cls) in enumerate(zip(seq_ids, classes, strict=True)):
         rng = sequence_rng(seed, sid, "simulate")
         codes[i] = rng.choice(4, size=length, p=background)
         planted = [(m, k) for m, k in ((pair[0], "A"), (pair[1], "B")) if k in cls]
@@ -420,7 +420,7 @@ def simulate_sequences(
             planted += [(str(m), "decoy") for m in rng.choice(decoys, size=k, replace=False)]
         planted = [planted[j] for j in rng.permutation(len(planted))]
         starts = _place([widths[m] for m, _ in planted], length, min_gap, rng)
-        for (m, kind), start in zip(planted, starts):
+        for (m, kind), start in zip(planted, starts, strict=True):
             minus = revcomp > 0 and rng.random() < revcomp
             site = sample_motif(rc_pwms[m] if minus else pwms[m], rng)
             end = start + len(site)
@@ -513,9 +513,9 @@ def build_cnn(
 def train_model(
     sim: Simulation,
     *,
-    epochs: int = 12,
+    epochs: int = 15,
     seed: int = 0,
-    batch_size: int = 64,
+    batch_size: int = 32,
     learning_rate: float = 5e-3,
     n_filters: int = 16,
     width: int = 11,
@@ -553,8 +553,8 @@ def train_model(
 
     Examples
     --------
-    >>> sim = simulate_sequences(n=1000, seed=0)                    # doctest: +SKIP
-    >>> model = train_model(sim, epochs=12)                          # doctest: +SKIP
+    >>> sim = simulate_sequences(n=4000, seed=0)                    # doctest: +SKIP
+    >>> model = train_model(sim)                                     # doctest: +SKIP
     >>> test = simulate_sequences(n=500, seed=1, id_prefix="test")   # doctest: +SKIP
     >>> evaluate(model, test)["auroc"] > 0.95                        # doctest: +SKIP
     True
@@ -611,12 +611,12 @@ def evaluate(model: Any, sim: Simulation, *, batch_size: int = 256) -> dict[str,
 
 
 def simulate(
-    n: int = 2000,
+    n: int = 4000,
     length: int = 200,
     *,
     seed: int = 0,
     train: bool = True,
-    epochs: int = 12,
+    epochs: int = 15,
     **kwargs: Any,
 ) -> tuple[Simulation, Any]:
     """Simulate sequences and (optionally) train the CNN on them.
@@ -777,7 +777,7 @@ def additive_model(
     if width > length:
         raise ValueError(f"length {length} is shorter than the widest motif ({width})")
     filters, biases, outs = [], [], []
-    for m, wo in zip(names, w_out):
+    for m, wo in zip(names, w_out, strict=True):
         lo = pwm_log_odds(pwms[m])
         variants = [lo, lo[::-1, ::-1]] if both_strands else [lo]
         for v in variants:

@@ -1,0 +1,5 @@
+import sys
+
+from dfimx.cli import main
+
+sys.exit(main())

@@ -1,0 +1,140 @@
+"""High-level entry points: one call from input files to a finished store.
+
+Examples
+--------
+>>> from dfimx.api import run_dfim                       # doctest: +SKIP
+>>> run_dfim("model.keras", "seqs.fa", elements="el.tsv", output="out.zarr")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from typing import Any
+
+import xarray as xr
+
+from dfimx import mutations, sequences
+from dfimx.errors import InputError
+from dfimx.pipeline import (
+    Settings,
+    compute_dfim,
+    model_spec_for,
+    provenance,
+    write_store,
+)
+
+
+def plan_dataset(
+    ds: xr.Dataset,
+    *,
+    elements: Any = None,
+    mut_dict: Any = None,
+    scan: str | tuple[int, int] | None = None,
+) -> xr.Dataset:
+    """Add the mutation plan chosen by exactly one of ``elements``, ``mut_dict``, ``scan``."""
+    given = [x is not None for x in (elements, mut_dict, scan)]
+    if sum(given) != 1:
+        raise InputError("give exactly one of --elements, --mut-dict or --scan")
+    if elements is not None:
+        return mutations.plan_elements(ds, elements)
+    if mut_dict is not None:
+        return mutations.plan_mut_dict(ds, mut_dict)
+    start, end = mutations.parse_scan(scan) if isinstance(scan, str) else scan
+    return mutations.plan_scan(ds, start, end)
+
+
+def statistics_pass(path: str, settings: Settings) -> None:
+    """Add p-values and q-values from the stored null to the store at ``path``."""
+    import zarr
+
+    from dfimx import stats
+    from dfimx.pipeline import open_result
+
+    ds = open_result(path, allow_incomplete=True)
+    if "null_interaction_score" not in ds:
+        return
+    ds = stats.add_p_values(ds, pvalue=settings.pvalue, level=settings.null_level)
+    ds = stats.add_q_values(ds)
+    new = ds[["interaction_p_value", "interaction_q_value"]].drop_vars(
+        ["task", "base"], errors="ignore")
+    for v in new.variables.values():
+        v.encoding = {}
+    new.to_zarr(path, mode="a", zarr_format=3, consolidated=False)
+    if not settings.keep_null:
+        group = zarr.open_group(path, mode="r+")
+        del group["null_interaction_score"]
+
+
+def run_dfim(
+    model: Any,
+    sequences_input: Any,
+    *,
+    output: str | os.PathLike,
+    elements: Any = None,
+    mut_dict: Any = None,
+    scan: str | tuple[int, int] | None = None,
+    settings: Settings | None = None,
+    length: int | None = None,
+    chunk_size: int = 64,
+    batch_size: int = 256,
+    tasks: list[int | str] | None = None,
+    output_layer: str = "logit",
+    safe_mode: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    config: dict[str, Any] | None = None,
+    **options: Any,
+) -> str:
+    """Sequences + plan + model -> a finished Zarr store (with p/q-values when a null is run).
+
+    Parameters
+    ----------
+    model
+        Path to a ``.keras``/``.h5``/SavedModel, or a Keras model.
+    sequences_input
+        FASTA path, list of strings, one-hot array or a sequence dataset.
+    output
+        Zarr store to write.
+    workers, scheduler
+        Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to an
+        existing scheduler; with neither, the active Dask scheduler is used.
+    **options
+        :class:`dfimx.pipeline.Settings` fields (``method``, ``reference``, ...).
+
+    Returns
+    -------
+    str
+        The store path.
+    """
+    settings = dataclasses.replace(settings or Settings(), **options).validate()
+    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    ds = sequences.as_dataset(sequences_input, length=length, chunk_size=chunk_size)
+    ds = plan_dataset(ds, elements=elements, mut_dict=mut_dict, scan=scan)
+    result = compute_dfim(ds, spec, settings=settings, batch_size=batch_size)
+    inputs = {"model": spec.path}
+    for key, value in (("fasta", sequences_input), ("elements", elements),
+                       ("mut_dict", mut_dict)):
+        if isinstance(value, (str, os.PathLike)):
+            inputs[key] = str(value)
+    result.attrs.update(provenance(command, inputs))
+    if config:
+        result.attrs["config"] = json.dumps(config, sort_keys=True, default=str)
+    if scan is not None:
+        result.attrs["scan"] = scan if isinstance(scan, str) else f"{scan[0]}:{scan[1]}"
+    if workers or scheduler:
+        from dfimx.cluster import start_client
+
+        ctx = start_client(workers=workers, scheduler=scheduler, spec=spec)
+    else:
+        ctx = contextlib.nullcontext()
+    with ctx:
+        return write_store(
+            result, output, resume=resume, progress=progress,
+            finalize=lambda p: statistics_pass(p, settings),
+        )
