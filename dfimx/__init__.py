@@ -20,8 +20,9 @@ __version__ = "0.1.0"
 from dfimx.attribution import METHODS, attribute
 from dfimx.errors import InputError
 from dfimx.mutations import plan_elements, plan_mut_dict, plan_scan
-from dfimx.pipeline import Settings, compute_dfim, open_result, write_store
+from dfimx.pipeline import Settings, compute_dfim
 from dfimx.sequences import from_fasta, from_onehot, from_strings
+from dfimx.store import open_result, write_store
 from dfimx.variables import validate
 
 __all__ = [

@@ -190,7 +190,8 @@ def _rescale_softmax(z: Any, axis: int, eps: float) -> Any:
             dz = zx - zr
             lin = s * (dz - tf.reduce_sum(s * dz, axis=axis, keepdims=True))
             near = tf.abs(lin) < eps
-            k = tf.where(near, tf.ones_like(lin), (yx - yr) / tf.where(near, tf.ones_like(lin), lin))
+            safe = tf.where(near, tf.ones_like(lin), lin)
+            k = tf.where(near, tf.ones_like(lin), (yx - yr) / safe)
             out = []
             for d in _split(dy):
                 w = d * k
@@ -240,9 +241,8 @@ def _exact_maxpool(pool: Any, z: Any, eps: float) -> Any:
                 gr = tape.gradient(pr, zr, output_gradients=d * (yx - cross))
                 dz = zx - zr
                 near = tf.abs(dz) < eps
-                out.append(
-                    tf.where(near, tf.zeros_like(dz), (gx + gr) / tf.where(near, tf.ones_like(dz), dz))
-                )
+                safe = tf.where(near, tf.ones_like(dz), dz)
+                out.append(tf.where(near, tf.zeros_like(dz), (gx + gr) / safe))
             return tf.concat(out, axis=0)
 
         return y, grad
@@ -456,7 +456,13 @@ def validate(model: Any, rules: Rules) -> None:
         if isinstance(layer, keras.Model):
             continue
         if type(layer).__name__ == "Lambda":
-            continue  # checked numerically when called
+            try:
+                shape = tuple(layer.input.shape)
+            except (AttributeError, ValueError):
+                continue  # checked numerically when called
+            if not _is_affine(layer, (np.zeros([2 if d is None else d for d in shape]),), {}):
+                raise _unsupported(rules, layer, "a Lambda layer that is not linear")
+            continue
         call = _layer_call(layer, rules)
         del call
         act = getattr(layer, "activation", None)

@@ -18,13 +18,8 @@ import xarray as xr
 
 from dfimx import mutations, sequences
 from dfimx.errors import InputError
-from dfimx.pipeline import (
-    Settings,
-    compute_dfim,
-    model_spec_for,
-    provenance,
-    write_store,
-)
+from dfimx.pipeline import Settings, compute_dfim, model_spec_for, provenance
+from dfimx.store import write_store
 
 
 def plan_dataset(
@@ -51,7 +46,7 @@ def statistics_pass(path: str, settings: Settings) -> None:
     import zarr
 
     from dfimx import stats
-    from dfimx.pipeline import open_result
+    from dfimx.store import open_result
 
     ds = open_result(path, allow_incomplete=True)
     if "null_interaction_score" not in ds:

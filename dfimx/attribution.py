@@ -18,7 +18,7 @@ Examples
 >>> scorer = build_scorer(keras.Model(inp, out))
 >>> X = np.eye(4, dtype="float32")[np.random.default_rng(0).integers(0, 4, (3, 8))]
 >>> attribute(scorer, X, method="grad_x_input").shape
-(3, 8, 4, 1)
+(3, 8, 4)
 """
 
 from __future__ import annotations
@@ -68,9 +68,8 @@ def register_method(
     """Decorator registering an attribution kernel under ``name``."""
 
     def wrap(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-        ref = default_reference if uses_reference else None
-        METHODS[name] = Method(name, fn, uses_reference, doc, ref or ("zeros" if uses_reference
-                                                                      else None))
+        ref = (default_reference or "zeros") if uses_reference else None
+        METHODS[name] = Method(name, fn, uses_reference, doc, ref)
         return fn
 
     return wrap
@@ -221,7 +220,7 @@ def _rules_fn(scorer: Any, rules: Any, paired: bool) -> Any:
     def build():
         tf = _tf()
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def fn(z):
             with tf.GradientTape(persistent=n_tasks > 1) as tape:
                 tape.watch(z)
@@ -400,8 +399,8 @@ def _deepshap_kernel(scorer, X, references=None, batch_size=256, **opts):
             X, "dinuc", n_references=int(opts.get("n_references", DEFAULT_N_SHUFFLED_REFERENCES)),
             seed=int(opts.get("seed", 0)),
         )
-    return deeplift_scores(scorer, X, references, batch_size=batch_size,
-                           **_pick(opts, "maxpool", "debug"), method="deepshap")
+    kw = {"maxpool": "exact", **_pick(opts, "maxpool", "debug")}
+    return deeplift_scores(scorer, X, references, batch_size=batch_size, **kw, method="deepshap")
 
 
 def _pick(opts: dict[str, Any], *names: str) -> dict[str, Any]:

@@ -36,8 +36,9 @@ def run_demo(
     from dfimx import simulate
     from dfimx.api import run_dfim
     from dfimx.export import export_table
-    from dfimx.pipeline import Settings, open_result
+    from dfimx.pipeline import Settings
     from dfimx.stats import pair_summary
+    from dfimx.store import open_result
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)

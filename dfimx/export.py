@@ -112,7 +112,7 @@ def export_table(
 
     The file is written to a temporary name and renamed when complete.
     """
-    from dfimx.pipeline import open_result
+    from dfimx.store import open_result
 
     ds = store if isinstance(store, xr.Dataset) else open_result(store)
     out = str(out)

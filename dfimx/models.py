@@ -59,7 +59,9 @@ def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True) -> Any:
     try:
         if p.is_dir():
             if not (p / "saved_model.pb").exists():
-                raise InputError(f"{p}: directory is not a TensorFlow SavedModel (no saved_model.pb)")
+                raise InputError(
+                    f"{p}: directory is not a TensorFlow SavedModel (no saved_model.pb)"
+                )
             layer = keras.layers.TFSMLayer(str(p), call_endpoint="serving_default")
             import tensorflow as tf
 
@@ -225,7 +227,9 @@ def build_scorer(
             else:
                 i = int(t)
                 if not -len(names) <= i < len(names):
-                    raise InputError(f"task index {i} out of range: the model has {len(names)} tasks")
+                    raise InputError(
+                        f"task index {i} out of range: the model has {len(names)} tasks"
+                    )
                 index.append(i % len(names))
     if index != list(range(len(names))):
         idx = np.asarray(index)

@@ -273,7 +273,9 @@ def parse_scan(text: str) -> tuple[int, int]:
     try:
         a, b = (int(x) for x in str(text).split(":"))
     except ValueError:
-        raise InputError(f"--scan: expected START:END (0-based, end exclusive), got {text!r}") from None
+        raise InputError(
+            f"--scan: expected START:END (0-based, end exclusive), got {text!r}"
+        ) from None
     return a, b
 
 
@@ -313,7 +315,8 @@ def plan_scan(ds: xr.Dataset, start: int, end: int) -> xr.Dataset:
     )
 
     def bcast(row: np.ndarray) -> da.Array:
-        return da.broadcast_to(da.from_array(row, chunks=-1), (n, len(row)), chunks=(chunk, len(row)))
+        arr = da.from_array(row, chunks=-1)
+        return da.broadcast_to(arr, (n, len(row)), chunks=(chunk, len(row)))
 
     out = ds.assign(
         mutation_start=(("seq", "mutation"), bcast(pos.astype(np.int64))),

@@ -96,16 +96,30 @@ def open_dataset(ds: DatasetLike) -> xr.Dataset:
     return xr.open_zarr(os.fspath(ds))
 
 
+def as_str(values: Any) -> np.ndarray:
+    """Object array of Python ``str`` from any string array (object, ``<U``, StringDType).
+
+    Examples
+    --------
+    >>> as_str(np.array(["a", "b"])).dtype
+    dtype('O')
+    """
+    arr = np.asarray(values)
+    out = np.empty(arr.shape, dtype=object)
+    out.ravel()[:] = [str(v) for v in arr.ravel()]
+    return out
+
+
 def _seq_index(ds: xr.Dataset, seq: int | str) -> int:
     if isinstance(seq, (int, np.integer)):
         n = ds.sizes["seq"]
         if not -n <= int(seq) < n:
             raise IndexError(f"sequence index {seq} is out of range for {n} sequences")
         return int(seq) % n
-    names = np.asarray(ds["seq_id"].values).astype(str)
+    names = as_str(np.asarray(ds["seq_id"].values))
     hits = np.flatnonzero(names == str(seq))
     if hits.size == 0 and "variant_id" in ds:
-        hits = np.flatnonzero(np.asarray(ds["variant_id"].values).astype(str) == str(seq))
+        hits = np.flatnonzero(as_str(np.asarray(ds["variant_id"].values)) == str(seq))
     if hits.size == 0:
         raise KeyError(f"no sequence named {seq!r} in the dataset")
     return int(hits[0])
@@ -137,7 +151,7 @@ def _mutation_index(sub: xr.Dataset, mutation: int | str) -> int:
         if not mask[m]:
             raise IndexError(f"mutation {mutation} is padding for this sequence")
         return m
-    names = np.asarray(sub["mutation_name"].values).astype(str)
+    names = as_str(np.asarray(sub["mutation_name"].values))
     hits = np.flatnonzero((names == str(mutation)) & mask)
     if hits.size == 0:
         raise KeyError(f"no source named {mutation!r} in this sequence")
@@ -197,7 +211,13 @@ def _letter_shapes() -> dict[str, tuple[np.ndarray, list[np.ndarray]]]:
     t_outer = np.array(
         [[0, 1], [1, 1], [1, 0.83], [0.59, 0.83], [0.59, 0], [0.41, 0], [0.41, 0.83], [0, 0.83]]
     )
-    return {"A": (a_outer, [a_hole]), "C": (c_ring, []), "G": (g_ring, []), "T": (t_outer, [])}
+    shapes = {"A": (a_outer, [a_hole]), "C": (c_ring, []), "G": (g_ring, []),
+              "T": (t_outer, [])}
+    out = {}
+    for letter, (outer, holes) in shapes.items():
+        lo, hi = outer.min(axis=0), outer.max(axis=0)
+        out[letter] = ((outer - lo) / (hi - lo), [(h - lo) / (hi - lo) for h in holes])
+    return out
 
 
 _SHAPES = _letter_shapes()
@@ -251,15 +271,19 @@ def _logo(
 
 def _track_decor(
     track: hv.Element,
+    ydim: str,
     source: tuple[int, int],
     targets: Sequence[tuple[int, int, str]],
 ) -> hv.Overlay:
+    dims = ["position", ydim]
     spans = [
-        hv.VSpan(s, e).opts(color=TARGET_COLOR, alpha=0.12, line_alpha=0, backend="bokeh")
+        hv.VSpan(s, e, kdims=dims).opts(color=TARGET_COLOR, alpha=0.15, line_alpha=0,
+                                        backend="bokeh")
         for s, e, _ in targets
     ]
-    src = hv.VSpan(*source).opts(color=SOURCE_COLOR, alpha=0.25, line_alpha=0, backend="bokeh")
-    zero = hv.HLine(0).opts(color="black", line_width=0.5, backend="bokeh")
+    src = hv.VSpan(*source, kdims=dims).opts(color=SOURCE_COLOR, alpha=0.25, line_alpha=0,
+                                             backend="bokeh")
+    zero = hv.HLine(0, kdims=dims).opts(color="black", line_width=0.5, backend="bokeh")
     return hv.Overlay([*spans, src, zero, track])
 
 
@@ -346,49 +370,52 @@ def delta_tracks(
         pred = float(meta["prediction"].values[t])
         mpred = float(meta["mutant_prediction"].values[m, t])
         title += f" (prediction {pred:.3g} \u2192 {mpred:.3g})"
-    common = dict(width=width, height=height, tools=["hover", "xwheel_zoom"],
+    common = dict(width=width, height=height, tools=["xwheel_zoom"],
                   active_tools=["xwheel_zoom"], xlim=(lo, hi), backend="bokeh")
-    tracks: list[hv.Overlay] = []
+    tracks: list[tuple[hv.Element, str, str]] = []
     has_imp = "seq_importance" in data
     has_delta = "delta" in data
     if has_imp:
         orig = np.asarray(data["seq_importance"].values, dtype=float)
-        tracks.append(_logo(orig, lo, "importance", "original"))
+        tracks.append((_logo(orig, lo, "importance"), "importance", "original"))
         if has_delta:
             mutant = orig - np.asarray(data["delta"].values, dtype=float)
-            tracks.append(_logo(mutant, lo, "mutant importance", "mutant"))
+            tracks.append((_logo(mutant, lo, "mutant importance"), "mutant importance",
+                           "mutant (original \u2212 \u0394)"))
     if has_delta:
-        tracks.append(_logo(np.asarray(data["delta"].values), lo, "delta", "\u0394"))
-    note = None
+        tracks.append((_logo(np.asarray(data["delta"].values), lo, "delta"), "delta",
+                       "\u0394 = importance(original) \u2212 importance(mutant)"))
     if not (has_imp and has_delta):
         missing = [v for v, ok in (("seq_importance", has_imp), ("delta", has_delta)) if not ok]
-        note = f"{' and '.join(missing)} not stored: showing interaction_profile (\u0394 summed " \
-               "over bases)"
+        note = (f"{' and '.join(missing)} not stored: interaction profile "
+                "(\u0394 summed over bases) shown instead")
         prof = np.asarray(data["interaction_profile"].values, dtype=float)
-        x = np.arange(lo, hi) + 0.5
-        tracks.append(
-            hv.Area((x, np.nan_to_num(prof)), "position", "interaction profile",
-                    label="interaction profile").opts(
-                color="#444444", alpha=0.8, line_width=1, backend="bokeh")
-        )
+        area = hv.Area((np.arange(lo, hi) + 0.5, np.nan_to_num(prof)), "position",
+                       "interaction profile").opts(
+            color="#444444", alpha=0.8, line_width=1, tools=["hover"], backend="bokeh")
+        tracks.append((area, "interaction profile", note))
     overlays = []
-    for k, track in enumerate(tracks):
-        ov = _track_decor(track, source, targets).opts(**common)
+    for k, (track, ydim, subtitle) in enumerate(tracks):
+        ov = _track_decor(track, ydim, source, targets)
         if k == 0:
-            ov = ov.opts(title=title if note is None else f"{title}\n{note}", backend="bokeh")
-        overlays.append(ov)
-    if targets:
-        first = tracks[0]
-        ys = [np.nanmax(np.abs(first.dimension_values(1)))] if len(first) else [1.0]
-        ytop = float(ys[0]) if np.isfinite(ys[0]) and ys[0] > 0 else 1.0
-        labels = hv.Labels(
-            [((s + e) / 2, ytop, n) for s, e, n in targets]
-            + [((source[0] + source[1]) / 2, ytop, name)],
-            ["position", first.vdims[0].name if isinstance(first, hv.Area)
-             else first.kdims[1].name], "name",
-        ).opts(text_font_size="9pt", text_baseline="top", text_color="black", backend="bokeh")
-        overlays[0] = (overlays[0] * labels).opts(**common)
+            ytop = _track_top(track)
+            labels = hv.Labels(
+                [((s + e) / 2, ytop, n) for s, e, n in targets]
+                + [((source[0] + source[1]) / 2, ytop, name)],
+                ["position", ydim], "name",
+            ).opts(text_font_size="9pt", text_baseline="top", text_color="black",
+                   backend="bokeh")
+            ov = ov * labels
+            subtitle = f"{title}\n{subtitle}"
+        overlays.append(ov.opts(title=subtitle, xlabel="position", ylabel=ydim, **common))
     return hv.Layout(overlays).cols(1).opts(shared_axes=True, backend="bokeh")
+
+
+def _track_top(track: hv.Element) -> float:
+    vals = track.dimension_values(1)
+    vals = vals[np.isfinite(vals)]
+    top = float(vals.max()) if vals.size else 0.0
+    return top if top > 0 else 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -703,8 +730,8 @@ def pair_values(
     s_i, m_i, r_i = np.nonzero(valid)
     out = {
         "seq": idx[s_i],
-        "source_name": np.asarray(sub["mutation_name"].values)[s_i, m_i].astype(str),
-        "target_name": np.asarray(sub["response_name"].values)[s_i, r_i].astype(str),
+        "source_name": as_str(np.asarray(sub["mutation_name"].values)[s_i, m_i]),
+        "target_name": as_str(np.asarray(sub["response_name"].values)[s_i, r_i]),
         "score": score[s_i, m_i, r_i].astype(float),
     }
     for v, col in (("interaction_p_value", "p_value"), ("interaction_q_value", "q_value")):
@@ -954,12 +981,12 @@ def variant_table(
     got = xr.merge([ds[[c for c in cols if c in ds]], best.rename("value")]).compute()
     df = pd.DataFrame({
         "seq": np.arange(ds.sizes["seq"]),
-        "variant_id": np.asarray(got["variant_id"].values).astype(str)
-        if "variant_id" in got else np.asarray(ds["seq_id"].values).astype(str),
-        "chrom": np.asarray(got["variant_chrom"].values).astype(str),
+        "variant_id": as_str(np.asarray(got["variant_id"].values))
+        if "variant_id" in got else as_str(np.asarray(ds["seq_id"].values)),
+        "chrom": as_str(np.asarray(got["variant_chrom"].values)),
         "pos": np.asarray(got["variant_pos"].values).astype(np.int64),
-        "ref": np.asarray(got["variant_ref"].values).astype(str) if "variant_ref" in got else "",
-        "alt": np.asarray(got["variant_alt"].values).astype(str) if "variant_alt" in got else "",
+        "ref": as_str(np.asarray(got["variant_ref"].values)) if "variant_ref" in got else "",
+        "alt": as_str(np.asarray(got["variant_alt"].values)) if "variant_alt" in got else "",
         "value": np.asarray(got["value"].values, dtype=float),
     })
     if value == "neglog10q":

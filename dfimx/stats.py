@@ -20,7 +20,8 @@ summary grows beyond ``max_summary_size`` entries, the lowest key bits are dropp
 at a time) until it fits: the summary becomes a histogram whose bins are relative intervals
 of width at most ``2**(shift - mantissa_bits)``, where ``mantissa_bits`` is 23 for float32
 and 52 for float64. The final number of dropped bits is the smallest one with which the
-whole pool fits, whatever the chunking, so results do not depend on chunk sizes.
+whole pool fits, whatever the chunking, so results do not depend on chunk sizes. Bins
+never get coarser than one binade (all mantissa bits dropped), whatever the limit.
 
 Examples
 --------
@@ -49,7 +50,9 @@ from scipy import special
 from dfimx.variables import DatasetValidationError
 
 __all__ = [
+    "DEFAULT_BH_SUMMARY_SIZE",
     "DEFAULT_DISTANCE_BINS",
+    "DEFAULT_MAX_SUMMARY_SIZE",
     "KeySummary",
     "add_p_values",
     "add_q_values",
@@ -71,6 +74,9 @@ DEFAULT_DISTANCE_BINS: tuple[int, ...] = (
 )
 #: Default largest number of (pool, key) entries a null summary keeps exactly.
 DEFAULT_MAX_SUMMARY_SIZE = 1 << 22
+#: Default number of distinct p-values up to which BH q-values come from the first pass
+#: alone (both paths are exact; this only picks the faster one).
+DEFAULT_BH_SUMMARY_SIZE = 1 << 16
 _LEVELS: dict[str, tuple[str, ...]] = {
     "global": (),
     "task": ("task",),
@@ -202,17 +208,38 @@ class KeySummary:
         """The same summary with ``shift`` low key bits dropped (``shift >= self.shift``)."""
         if shift <= self.shift:
             return self
-        utype = self.key.dtype.type
-        key = self.key >> utype(shift - self.shift) if shift < self.bits else self.key * 0
+        key = self.key >> self.key.dtype.type(shift - self.shift)
         pool, key, count = _runs(self.pool, key, self.count)
         return KeySummary(pool, key, count, shift, self.n_pools, self.ftype)
 
+    @property
+    def max_shift(self) -> int:
+        """Coarsest resolution: one bin per binade (all mantissa bits dropped)."""
+        return 23 if self.ftype is np.float32 else 52
+
     def fit(self, limit: int | None) -> KeySummary:
-        """Drop key bits, one at a time, until at most ``limit`` entries remain."""
-        out = self
-        while limit is not None and len(out) > limit and out.shift < self.bits:
-            out = out.coarsen(out.shift + 1)
-        return out
+        """Drop key bits, one at a time, until at most ``limit`` entries remain.
+
+        The result is the finest that fits (so it does not depend on how the values were
+        split before merging), and never coarser than one bin per binade.
+        """
+        if limit is None or len(self) <= limit:
+            return self
+        lo, hi = self.shift, max(self.shift, self.max_shift)
+        if self._size_at(hi) > limit:
+            return self.coarsen(hi)
+        while hi - lo > 1:  # the size is non-increasing in the shift: bisect
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if self._size_at(mid) > limit else (lo, mid)
+        return self.coarsen(hi)
+
+    def _size_at(self, shift: int) -> int:
+        """Number of entries after coarsening to ``shift``."""
+        if self.key.size == 0:
+            return 0
+        key = self.key >> self.key.dtype.type(shift - self.shift)
+        change = (key[1:] != key[:-1]) | (self.pool[1:] != self.pool[:-1])
+        return 1 + int(np.count_nonzero(change))
 
     @staticmethod
     def merge(parts: Sequence[KeySummary], limit: int | None = None) -> KeySummary:
@@ -223,8 +250,11 @@ class KeySummary:
         pool = np.concatenate([p.pool for p in parts])
         key = np.concatenate([p.key for p in parts])
         count = np.concatenate([p.count for p in parts])
-        order = np.lexsort((key, pool))
-        pool, key, count = _runs(pool[order], key[order], count[order])
+        single_pool = parts[0].n_pools == 1
+        order = np.argsort(key, kind="stable") if single_pool else np.lexsort((key, pool))
+        if not single_pool:
+            pool = pool[order]
+        pool, key, count = _runs(pool, key[order], count[order])
         first = parts[0]
         return KeySummary(pool, key, count, shift, first.n_pools, first.ftype).fit(limit)
 
@@ -538,7 +568,8 @@ def _bh_plan(summary: KeySummary, n_buckets: int) -> _BHPlan:
         v = _from_keys(summary.key, summary.ftype).astype(np.float64)
         r = cum - cum_excl[seg_a[summary.pool]] if summary.key.size else cum
         q = _ratio_suffix_min(v, r.astype(np.float64), m[summary.pool].astype(float), summary.pool)
-        return _BHPlan(summary, m, np.minimum(q, 1.0), np.zeros(1, np.int64), np.zeros((1, 1)))
+        starts = np.zeros(n_buckets, np.int64)
+        return _BHPlan(summary, m, np.minimum(q, 1.0), starts, np.zeros((n_buckets, 1)))
     total = int(cum[-1]) if cum.size else 0
     targets = total * np.arange(n_buckets) / n_buckets
     starts = np.searchsorted(cum_excl, targets, "left")
@@ -552,9 +583,13 @@ def _entry_index(summary: KeySummary, keys: np.ndarray, pools: np.ndarray) -> np
     """Index of the summary entry of each (pool, key) (which must be present)."""
     idx = np.empty(keys.shape, np.int64)
     seg_a, seg_b = summary.segments()
-    for p in np.unique(pools):
-        sel = pools == p
+    large = summary.key.size > 1 << 16
+    for p in np.unique(pools) if summary.n_pools > 1 else [0]:
+        sel = np.flatnonzero(pools == p) if summary.n_pools > 1 else slice(None)
         a, b = seg_a[p], seg_b[p]
+        if large:  # sorted queries: cache-friendly binary searches in a large table
+            sel = np.arange(keys.size)[sel]
+            sel = sel[np.argsort(keys[sel])]
         idx[sel] = a + np.searchsorted(summary.key[a:b], keys[sel], "left")
     return idx
 
@@ -564,129 +599,153 @@ def _bh_prepare(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tupl
     pools, _ = _block_pools(block, pool_axis)
     flat = block.ravel()
     idx = np.flatnonzero(~np.isnan(flat))
-    vals = flat[idx].astype(np.float64)
-    pools = pools.ravel()[idx]
+    if flat.size < 2**31:
+        idx = idx.astype(np.int32)
+    vals = flat[idx]
+    pools = pools.ravel()[idx].astype(np.int32)
     s = plan.summary
     keys = _to_keys(vals, s.ftype) >> s.key.dtype.type(s.shift)
     return idx, vals, pools, _entry_index(s, keys, pools)
 
 
 def _bh_split(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tuple:
-    """Send a block's values to their buckets: one (indices, values, pools) per bucket."""
+    """Send a block's values to their buckets.
+
+    Returns ``2 * n_buckets`` items: the flat indices of the values of each bucket (kept
+    for :func:`_bh_assemble`), then the (values, pools) of each bucket.
+    """
     n_buckets = plan.starts.size
     if plan.exact_q is not None:
-        return tuple(None for _ in range(n_buckets))
+        return tuple(None for _ in range(2 * n_buckets))
     idx, vals, pools, entry = _bh_prepare(block, pool_axis, plan)
     bucket = np.searchsorted(plan.starts, entry, "right") - 1
+    if n_buckets < 1 << 15:
+        bucket = bucket.astype(np.int16)  # stable sort of 16-bit ints is a radix sort
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(n_buckets + 1), "left")
     idx, vals, pools = idx[order], vals[order], pools[order]
-    return tuple(
-        (idx[a:b], vals[a:b], pools[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+    return tuple(idx[a:b] for a, b in ranges) + tuple(
+        (vals[a:b], pools[a:b] if plan.m.size > 1 else None) for a, b in ranges
     )
 
 
-def _bh_bucket(parts: list, plan: _BHPlan, g: int) -> tuple | None:
-    """Exact ranks inside bucket ``g``: local q per distinct value and the bucket minima."""
+def _bh_bucket(parts: list, plan: _BHPlan, g: int) -> tuple:
+    """Exact ranks inside bucket ``g``.
+
+    Returns (q of each distinct (pool, value) from within the bucket, its pool, the run
+    of each value, the number of values from each block, the minimum per pool).
+    """
     if plan.exact_q is not None:
-        return None
-    lengths = [p[1].size for p in parts]
-    vals = np.concatenate([p[1] for p in parts])
-    pools = np.concatenate([p[2] for p in parts])
+        return (None,) * 5
     n_pools = plan.m.size
+    lengths = [p[0].size for p in parts]
+    vals = np.concatenate([p[0] for p in parts]).astype(np.float64)
     if vals.size == 0:
-        return (np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), lengths,
+        return (np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32), lengths,
                 np.full(n_pools, np.inf))
-    order = np.lexsort((vals, pools))
-    vs, ps = vals[order], pools[order]
+    if n_pools > 1:
+        pools = np.concatenate([p[1] for p in parts])
+        order = np.lexsort((vals, pools))
+        ps = pools[order]
+    else:
+        order = np.argsort(vals)
+        ps = np.zeros(vals.size, np.int32)
+    vs = vals[order]
+    del vals
     change = np.empty(vs.size, bool)
     change[0] = True
     change[1:] = (vs[1:] != vs[:-1]) | (ps[1:] != ps[:-1])
-    run_id = np.cumsum(change) - 1
     first = np.flatnonzero(change)
     counts = np.diff(np.concatenate([first, [vs.size]]))
     run_v, run_p = vs[first], ps[first]
+    del vs, ps
     cum = np.cumsum(counts)
     pool_start = np.concatenate([[True], run_p[1:] != run_p[:-1]])
     seg_first = np.maximum.accumulate(np.where(pool_start, np.arange(run_p.size), 0))
     within = cum - (cum[seg_first] - counts[seg_first])
     r = plan.r_before[g, run_p] + within
     local = _ratio_suffix_min(run_v, r, plan.m[run_p].astype(np.float64), run_p)
-    inverse = np.empty(vs.size, np.int64)
-    inverse[order] = run_id
+    itype = np.int32 if run_v.size < 2**31 else np.int64
+    inverse = np.empty(order.size, itype)
+    inverse[order] = (np.cumsum(change) - 1).astype(itype)
     mins = np.full(n_pools, np.inf)
     np.minimum.at(mins, run_p, local)
     return local, run_p, inverse, lengths, mins
 
 
-def _bh_right_minima(buckets: list) -> np.ndarray | None:
+def _bh_right_minima(mins: list) -> np.ndarray | None:
     """For each bucket and pool, the smallest ratio in later buckets."""
-    if buckets[0] is None:
+    if mins[0] is None:
         return None
-    mins = np.stack([b[4] for b in buckets])
-    suffix = np.minimum.accumulate(mins[::-1], axis=0)[::-1]
-    return np.concatenate([suffix[1:], np.full((1, mins.shape[1]), np.inf)])
+    stacked = np.stack(mins)
+    suffix = np.minimum.accumulate(stacked[::-1], axis=0)[::-1]
+    return np.concatenate([suffix[1:], np.full((1, stacked.shape[1]), np.inf)])
 
 
-def _bh_bucket_q(bucket: tuple | None, right: np.ndarray | None, g: int, n_blocks: int) -> tuple:
+def _bh_bucket_q(
+    bucket: tuple, right: np.ndarray | None, g: int, n_blocks: int, dtype: np.dtype
+) -> tuple:
     """q-values of bucket ``g``, split back into one array per source block."""
-    if bucket is None:
+    if right is None:
         return tuple(None for _ in range(n_blocks))
     local, run_p, inverse, lengths, _ = bucket
-    q = np.minimum(np.minimum(local, right[g, run_p]), 1.0)[inverse]
+    q = np.minimum(np.minimum(local, right[g, run_p]), 1.0).astype(dtype)[inverse]
     bounds = np.concatenate([[0], np.cumsum(lengths)])
     return tuple(q[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _bh_assemble(
-    block: np.ndarray, pool_axis: int | None, plan: _BHPlan, split: tuple, qs: list
+    block: np.ndarray, pool_axis: int | None, plan: _BHPlan, idx: list, qs: list
 ) -> np.ndarray:
-    out = np.full(block.shape, np.nan, np.float64)
+    out = np.full(block.shape, np.nan, block.dtype)
     flat = out.reshape(-1)
     if plan.exact_q is not None:
-        idx, _, _, entry = _bh_prepare(block, pool_axis, plan)
-        flat[idx] = plan.exact_q[entry]
+        where, _, _, entry = _bh_prepare(block, pool_axis, plan)
+        flat[where] = plan.exact_q[entry]
         return out
-    for part, q in zip(split, qs, strict=True):
-        flat[part[0]] = q
+    for i, q in zip(idx, qs, strict=True):
+        flat[i] = q
     return out
 
 
 def _bh_dask(
     p: da.Array, pool_axis: int | None, limit: int, n_buckets: int | None
 ) -> da.Array:
-    """Lazy Benjamini-Hochberg q-values (float64) of a Dask array of p-values."""
+    """Lazy Benjamini-Hochberg q-values of a Dask array of p-values (same float dtype)."""
+    if p.dtype.kind != "f":
+        p = p.astype(np.float64)
     if pool_axis is not None:
         p = p.rechunk({pool_axis: -1})
     blocks = p.to_delayed()
     index = list(np.ndindex(blocks.shape))
     flat_blocks = [blocks[i] for i in index]
     n_blocks = len(flat_blocks)
-    g_count = n_buckets or n_blocks
+    n_g = n_buckets or n_blocks
     summaries = [
         dask.delayed(_bh_block_summary, pure=True)(b, pool_axis, limit) for b in flat_blocks
     ]
     summary = _tree_reduce(summaries, lambda parts: KeySummary.merge(parts, limit))
-    plan = dask.delayed(_bh_plan, pure=True)(summary, g_count)
+    plan = dask.delayed(_bh_plan, pure=True)(summary, n_g)
     splits = [
-        dask.delayed(_bh_split, pure=True, nout=g_count)(b, pool_axis, plan) for b in flat_blocks
+        dask.delayed(_bh_split, pure=True, nout=2 * n_g)(b, pool_axis, plan) for b in flat_blocks
     ]
     buckets = [
-        dask.delayed(_bh_bucket, pure=True)([s[g] for s in splits], plan, g)
-        for g in range(g_count)
+        dask.delayed(_bh_bucket, pure=True, nout=5)([s[n_g + g] for s in splits], plan, g)
+        for g in range(n_g)
     ]
-    right = dask.delayed(_bh_right_minima, pure=True)(buckets)
+    right = dask.delayed(_bh_right_minima, pure=True)([b[4] for b in buckets])
     bucket_qs = [
-        dask.delayed(_bh_bucket_q, pure=True, nout=n_blocks)(b, right, g, n_blocks)
+        dask.delayed(_bh_bucket_q, pure=True, nout=n_blocks)(b, right, g, n_blocks, p.dtype)
         for g, b in enumerate(buckets)
     ]
     arrays = np.empty(blocks.shape, dtype=object)
     for k, (i, b) in enumerate(zip(index, flat_blocks, strict=True)):
         shape = tuple(c[j] for c, j in zip(p.chunks, i, strict=True))
         out = dask.delayed(_bh_assemble, pure=True)(
-            b, pool_axis, plan, splits[k], [bq[k] for bq in bucket_qs]
+            b, pool_axis, plan, [splits[k][g] for g in range(n_g)], [bq[k] for bq in bucket_qs]
         )
-        arrays[i] = da.from_delayed(out, shape=shape, dtype=np.float64)
+        arrays[i] = da.from_delayed(out, shape=shape, dtype=p.dtype)
     return da.block(arrays.tolist()) if arrays.ndim else arrays[()]
 
 
@@ -694,7 +753,7 @@ def bh_q_values(
     p_values: np.ndarray | da.Array,
     *,
     pool_axis: int | None = None,
-    max_summary_size: int = DEFAULT_MAX_SUMMARY_SIZE,
+    max_summary_size: int = DEFAULT_BH_SUMMARY_SIZE,
     n_buckets: int | None = None,
 ) -> np.ndarray | da.Array:
     """Benjamini-Hochberg q-values over all non-NaN p-values (NaN stays NaN).
@@ -718,7 +777,8 @@ def bh_q_values(
 
     Returns
     -------
-    float64 array (numpy or Dask, like the input).
+    Array of the input's float dtype (float64 for other dtypes), numpy or Dask like the
+    input.
 
     Examples
     --------
@@ -1004,7 +1064,7 @@ def add_q_values(
     per_task: bool = False,
     p_value: str = "interaction_p_value",
     output: str = "interaction_q_value",
-    max_summary_size: int = DEFAULT_MAX_SUMMARY_SIZE,
+    max_summary_size: int = DEFAULT_BH_SUMMARY_SIZE,
     n_buckets: int | None = None,
 ) -> xr.Dataset:
     """Add Benjamini-Hochberg q-values over all tests of the run (NaN excluded).

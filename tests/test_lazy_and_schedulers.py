@@ -1,0 +1,66 @@
+"""The graph stays lazy; results do not depend on scheduler or chunking."""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pytest
+
+import dfimx
+from dfimx.pipeline import compute_dfim
+from dfimx.store import open_result, write_store
+
+
+class _ComputeCounter:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, dsk, keys, **kwargs):
+        self.calls += 1
+        raise RuntimeError("dask computed while building the graph")
+
+
+def test_planning_and_dfim_graph_compute_nothing(oracle_files):
+    counter = _ComputeCounter()
+    with dask.config.set(scheduler=counter):
+        ds = dfimx.from_fasta(oracle_files["fasta"], chunk_size=2)
+        for plan in (dfimx.plan_elements(ds, oracle_files["elements"]), dfimx.plan_scan(ds, 3, 9)):
+            result = compute_dfim(plan, oracle_files["model"], null_draws=2)
+            assert result.interaction_score.chunks[0] == (2, 2, 2)
+            assert result.null_interaction_score.shape[-1] == 2
+            sub = result.interaction_score.isel(seq=slice(0, 2)).sum()
+            assert sub.data is not None
+    assert counter.calls == 0
+
+
+def _run(oracle_files, path, chunk_size, scheduler=None, **kw):
+    ds = dfimx.plan_elements(dfimx.from_fasta(oracle_files["fasta"], chunk_size=chunk_size),
+                             oracle_files["elements"])
+    result = compute_dfim(ds, oracle_files["model"], null_draws=2, **kw)
+    if scheduler is None:
+        write_store(result, path, progress=False)
+    else:
+        with dask.config.set(scheduler=scheduler):
+            write_store(result, path, progress=False)
+    return open_result(path).load()
+
+
+def test_same_result_threaded_synchronous_and_chunk_sizes(oracle_files, tmp_path):
+    a = _run(oracle_files, tmp_path / "a.zarr", 2, "threads")
+    b = _run(oracle_files, tmp_path / "b.zarr", 5, "synchronous")
+    for name in ("interaction_score", "null_interaction_score", "interaction_profile",
+                 "mutant_prediction", "prediction"):
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+@pytest.mark.slow
+def test_same_result_on_a_local_cluster(oracle_files, tmp_path):
+    from dfimx.cluster import start_client
+    from dfimx.models import ModelSpec
+
+    a = _run(oracle_files, tmp_path / "a.zarr", 3, "threads")
+    with start_client(workers=2, spec=ModelSpec.from_path(oracle_files["model"])) as client:
+        assert client.scheduler_info()["address"].startswith("tcp://127.0.0.1")
+        b = _run(oracle_files, tmp_path / "b.zarr", 3)
+    for name in ("interaction_score", "null_interaction_score", "interaction_profile"):
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
