@@ -74,6 +74,7 @@ class Settings:
     keep_delta: bool = False
     keep_importance: bool = False
     keep_null: bool = False
+    null_keep_sources: bool = False
     method_options: tuple[tuple[str, Any], ...] = ()
 
     def validate(self) -> Settings:
@@ -171,12 +172,8 @@ def dfim_block(
         scorer=scorer, method=method, settings=settings, batch_size=batch_size, full=True,
     )
     if settings.null != "none":
-        from dfimx import shuffle
-
-        shuffler = (shuffle.dinucleotide_shuffle if settings.null == "dinuc"
-                    else shuffle.mononucleotide_shuffle)
-        shuffled = shuffler(X, settings.null_draws, seq_ids=ids, seed=settings.seed,
-                            purpose="null")
+        kept = _source_positions(mut_start, mut_end, mut_mask, X.shape[1])
+        shuffled = null_shuffles(X, settings.null_draws, ids, settings, kept=kept)
         draws = []
         for k in range(settings.null_draws):
             null_ids = [f"{s}#null{k}" for s in ids]
@@ -188,6 +185,41 @@ def dfim_block(
             draws.append(res["interaction_score"])
         out["null_interaction_score"] = np.stack(draws, axis=-1)
     return out
+
+
+def _source_positions(
+    mut_start: np.ndarray, mut_end: np.ndarray, mut_mask: np.ndarray, length: int
+) -> np.ndarray:
+    """``(n, L)`` True at positions covered by a real source."""
+    pos = np.arange(length)
+    inside = (pos >= mut_start[..., None]) & (pos < mut_end[..., None]) & mut_mask[..., None]
+    return inside.any(axis=1)
+
+
+def null_shuffles(
+    X: np.ndarray,
+    n_draws: int,
+    seq_ids: list[str],
+    settings: Settings,
+    *,
+    kept: np.ndarray | None = None,
+) -> np.ndarray:
+    """Null sequences ``(n, K, L, 4)``: shuffled copies seeded per sequence id.
+
+    With ``settings.null_keep_sources`` the source positions (``kept``) stay in place and
+    the flanks between them are shuffled separately (variant scans keep the variant base).
+    """
+    from dfimx import shuffle
+
+    shuffler = (shuffle.dinucleotide_shuffle if settings.null == "dinuc"
+                else shuffle.mononucleotide_shuffle)
+    if not settings.null_keep_sources or kept is None or not kept.any():
+        return shuffler(X, n_draws, seq_ids=seq_ids, seed=settings.seed, purpose="null")
+    # all-zero rows are never moved by the shufflers: blank the kept positions, shuffle
+    # the runs between them, and put the kept bases back
+    blanked = np.where(kept[..., None], 0, X).astype(X.dtype)
+    out = shuffler(blanked, n_draws, seq_ids=seq_ids, seed=settings.seed, purpose="null")
+    return np.where(kept[:, None, :, None], X[:, None], out).astype(X.dtype)
 
 
 def _dfim_arrays(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -93,7 +94,11 @@ def open_dataset(ds: DatasetLike) -> xr.Dataset:
     """
     if isinstance(ds, xr.Dataset):
         return ds
-    return xr.open_zarr(os.fspath(ds))
+    path = os.fspath(ds)
+    try:
+        return xr.open_zarr(path, consolidated=True)
+    except (KeyError, FileNotFoundError, ValueError):
+        return xr.open_zarr(path, consolidated=False)
 
 
 def as_str(values: Any) -> np.ndarray:
@@ -525,9 +530,10 @@ def element_map(
     )
     sig = df[df["q_value"] < alpha] if df.attrs["has_q"] else df.iloc[:0]
     marks = hv.Labels(
-        (sig["source"].to_numpy(), sig["target"].to_numpy(), np.full(len(sig), "*")),
+        (sig["source"].to_numpy(), sig["target"].to_numpy(), np.full(len(sig), "\u2605")),
         kdims, "mark",
-    ).opts(text_font_size="16pt", text_color="black", backend="bokeh")
+    ).opts(text_font_size="14pt", text_color="black", text_align="center",
+           text_baseline="middle", backend="bokeh")
     return heat * marks
 
 
@@ -628,7 +634,7 @@ def per_base_map(
     ds = open_dataset(ds)
     i = _seq_index(ds, seq)
     t = _task_index(ds, task)
-    ys, xs, _, grid = _per_base_grid(ds, i, t, variable)
+    ys, xs, alts, grid = _per_base_grid(ds, i, t, variable)
     seq_name = str(ds["seq_id"].isel(seq=i).values)
     keys: list[str] = ["max", *BASES]
     first = alt if isinstance(alt, str) else BASES[int(alt)]
@@ -637,7 +643,8 @@ def per_base_map(
 
     def frame(key: str) -> hv.Image:
         if key == "max":
-            with np.errstate(invalid="ignore"), _nan_warnings_off():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 img = np.nanmax(np.abs(grid), axis=0)
             vdim, cmap, clim = "max |score|", "viridis", None
         else:
@@ -658,21 +665,10 @@ def per_base_map(
 
     if not selector:
         return frame(first)
-    order = [first, *[k for k in keys if k != first]]
+    present = {BASES[a] for a in np.unique(alts) if a >= 0}
+    order = [first, *[k for k in keys if k != first and k in present]]
     return hv.HoloMap({k: frame(k) for k in order},
                       kdims=[hv.Dimension("alt", values=order)], sort=False)
-
-
-class _nan_warnings_off:
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1040,7 +1036,7 @@ def variant_track(
         panels[chrom] = hv.Scatter(
             part, "pos", [hv.Dimension("value", label=label), "variant_id", "ref", "alt"]
         ).opts(size=5, tools=["hover"], width=width, height=height, color="#1f77b4",
-               title=str(chrom), backend="bokeh")
+               title=str(chrom), xformatter="%d", backend="bokeh")
     return hv.NdLayout(panels, kdims="chrom").cols(2)
 
 
@@ -1082,7 +1078,8 @@ def variant_detail(
                       "mutation_mask", "mutation_start", "interaction_score"], seq=i)
     mmask = np.asarray(meta["mutation_mask"].values, dtype=bool)
     score = np.abs(np.asarray(meta["interaction_score"].values[:, :, t], dtype=float))
-    with _nan_warnings_off():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         per_mut = np.where(mmask, np.nanmax(np.where(np.isfinite(score), score, -np.inf),
                                             axis=1), -np.inf)
     m = int(np.argmax(per_mut)) if mmask.any() else 0

@@ -275,20 +275,45 @@ class KeySummary:
         Exact when ``shift == 0``; otherwise the whole bin holding the value counts as
         ``>=`` (an upper bound, off by at most that bin's count).
         """
-        values = np.asarray(values)
-        pools = np.asarray(pools, dtype=np.int64)
+        values = np.asarray(values).ravel()
+        pools = np.asarray(pools, dtype=np.int64).ravel()
         keys = _to_keys(values, self.ftype) >> self.key.dtype.type(self.shift)
-        n_ge = np.zeros(values.shape, np.int64)
-        n_tot = np.zeros(values.shape, np.int64)
-        starts, ends = self.segments()
-        for p in np.unique(pools):
-            sel = pools == p
-            a, b = starts[p], ends[p]
-            cum = np.concatenate([[0], np.cumsum(self.count[a:b])])
-            idx = np.searchsorted(self.key[a:b], keys[sel], "left")
-            n_ge[sel] = cum[-1] - cum[idx]
-            n_tot[sel] = cum[-1]
-        return n_ge, n_tot
+        pos = self.lookup(keys, pools)
+        seg_a, seg_b = self.segments()
+        cum = np.concatenate([[0], np.cumsum(self.count)])
+        end = cum[seg_b[pools]]
+        return end - cum[pos], end - cum[seg_a[pools]]
+
+    def lookup(self, keys: np.ndarray, pools: np.ndarray) -> np.ndarray:
+        """Index of the first entry of each query's pool whose key is ``>=`` the query key.
+
+        ``keys`` must already have ``shift`` bits dropped. Vectorized over pools.
+        """
+        keys = np.asarray(keys).ravel()
+        pools = np.asarray(pools, dtype=np.int64).ravel()
+        if self.n_pools == 1:
+            return self._search(self.key, keys)
+        if self.key.dtype == np.uint32:  # (pool, key) packed in one sortable uint64
+            table = (self.pool.astype(np.uint64) << np.uint64(32)) | self.key
+            return self._search(table, (pools.astype(np.uint64) << np.uint64(32)) | keys)
+        seg_a, seg_b = self.segments()
+        out = np.empty(keys.size, np.int64)
+        order = np.argsort(pools, kind="stable")
+        present, first = np.unique(pools[order], return_index=True)
+        bounds = np.append(first, order.size)
+        for p, lo, hi in zip(present, bounds[:-1], bounds[1:], strict=True):
+            sel = order[lo:hi]
+            out[sel] = seg_a[p] + self._search(self.key[seg_a[p] : seg_b[p]], keys[sel])
+        return out
+
+    @staticmethod
+    def _search(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        if table.size <= 1 << 16 or queries.size < 1024:
+            return np.searchsorted(table, queries, "left")
+        order = np.argsort(queries)  # sorted queries: cache-friendly searches of a big table
+        out = np.empty(queries.size, np.int64)
+        out[order] = np.searchsorted(table, queries[order], "left")
+        return out
 
 
 def _runs(pool: np.ndarray, key: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -581,17 +606,7 @@ def _bh_plan(summary: KeySummary, n_buckets: int) -> _BHPlan:
 
 def _entry_index(summary: KeySummary, keys: np.ndarray, pools: np.ndarray) -> np.ndarray:
     """Index of the summary entry of each (pool, key) (which must be present)."""
-    idx = np.empty(keys.shape, np.int64)
-    seg_a, seg_b = summary.segments()
-    large = summary.key.size > 1 << 16
-    for p in np.unique(pools) if summary.n_pools > 1 else [0]:
-        sel = np.flatnonzero(pools == p) if summary.n_pools > 1 else slice(None)
-        a, b = seg_a[p], seg_b[p]
-        if large:  # sorted queries: cache-friendly binary searches in a large table
-            sel = np.arange(keys.size)[sel]
-            sel = sel[np.argsort(keys[sel])]
-        idx[sel] = a + np.searchsorted(summary.key[a:b], keys[sel], "left")
-    return idx
+    return summary.lookup(keys, pools)
 
 
 def _bh_prepare(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tuple:

@@ -329,6 +329,8 @@ def test_lazy_dataset_computes_nothing_and_is_chunking_invariant(tmp_path, genom
                 np.testing.assert_array_equal(
                     ds[name].values, datasets[100][name].values, err_msg=name
                 )
+    with dask.config.set(scheduler="threads", num_workers=2):
+        np.testing.assert_array_equal(datasets[4]["seq_onehot"].values, ref_onehot)
     ds = datasets[4].compute(scheduler="sync")
     variables.validate(ds)
     n = len(table)
