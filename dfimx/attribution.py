@@ -87,6 +87,21 @@ def _batches(n: int, batch_size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + batch_size))
 
 
+#: Every model call sees at least this many rows (or ``batch_size`` when smaller): small
+#: batches take other CPU kernels whose float rounding differs, which would make results
+#: depend on how sequences are chunked.
+MIN_MODEL_BATCH = 64
+
+
+def _pad_rows(a: np.ndarray, batch_size: int) -> np.ndarray:
+    """Zero-pad the leading axis of a batch to ``min(batch_size, MIN_MODEL_BATCH)`` rows."""
+    want = min(max(1, int(batch_size)), MIN_MODEL_BATCH)
+    if len(a) >= want:
+        return a
+    pad = np.zeros((want - len(a),) + a.shape[1:], a.dtype)
+    return np.concatenate([a, pad])
+
+
 # --------------------------------------------------------------------------- diagnostics
 
 _DIAG_LOCK = threading.Lock()
@@ -257,7 +272,8 @@ def gradients(scorer: Any, X: np.ndarray, *, batch_size: int = 256) -> np.ndarra
     X = np.asarray(X, dtype=np.float32)
     out = np.empty(X.shape + (scorer.n_tasks,), dtype=np.float32)
     for sl in _batches(len(X), batch_size):
-        out[sl] = fn(_tf().constant(X[sl])).numpy()
+        b = sl.stop - sl.start
+        out[sl] = fn(_tf().constant(_pad_rows(X[sl], batch_size))).numpy()[:b]
     return out
 
 
@@ -275,7 +291,8 @@ def predict_batched(scorer: Any, X: np.ndarray, *, batch_size: int = 256) -> np.
     X = np.asarray(X, dtype=np.float32)
     out = np.empty((len(X), scorer.n_tasks), dtype=np.float32)
     for sl in _batches(len(X), batch_size):
-        out[sl] = scorer.network(X[sl], training=False).numpy()
+        b = sl.stop - sl.start
+        out[sl] = scorer.network(_pad_rows(X[sl], batch_size), training=False).numpy()[:b]
     return out
 
 
@@ -364,12 +381,13 @@ def deeplift_scores(
     tf = _tf()
     for sl in _batches(len(xp), batch_size):
         diff = xp[sl] - rp[sl]
-        mult, y = fn(tf.constant(np.concatenate([xp[sl], rp[sl]])))
-        contrib = mult.numpy() * diff[..., None]
+        b = sl.stop - sl.start
+        xb, rb = _pad_rows(xp[sl], batch_size), _pad_rows(rp[sl], batch_size)
+        mult, y = fn(tf.constant(np.concatenate([xb, rb])))
+        contrib = mult.numpy()[:b] * diff[..., None]
         out[sl] = contrib
         y = y.numpy()
-        b = sl.stop - sl.start
-        a_err, r_err = summation_delta_violation(contrib, y[:b], y[b:])
+        a_err, r_err = summation_delta_violation(contrib, y[:b], y[len(xb):len(xb) + b])
         worst_abs, worst_rel = max(worst_abs, a_err), max(worst_rel, r_err)
     _record(method, worst_abs, worst_rel, len(xp), _debug_enabled(debug))
     return out.reshape((n, k) + out.shape[1:]).mean(axis=1)
@@ -449,7 +467,8 @@ def integrated_gradients(
     for sl in _batches(len(xp), pairs_per_batch):
         diff = xp[sl] - rp[sl]
         path = rp[sl][:, None] + alphas[None, :, None, None] * diff[:, None]
-        g = fn(tf.constant(path.reshape((-1,) + X.shape[1:]))).numpy()
+        flat = path.reshape((-1,) + X.shape[1:])
+        g = fn(tf.constant(_pad_rows(flat, batch_size))).numpy()[: len(flat)]
         g = g.reshape((sl.stop - sl.start, steps) + g.shape[1:]).mean(axis=1)
         out[sl] = g * diff[..., None]
     fx = predict_batched(scorer, xp, batch_size=batch_size)
@@ -498,7 +517,8 @@ def guided_backprop(scorer: Any, X: np.ndarray, *, batch_size: int = 256) -> np.
     out = np.empty(X.shape + (scorer.n_tasks,), np.float32)
     tf = _tf()
     for sl in _batches(len(X), batch_size):
-        out[sl] = fn(tf.constant(X[sl]))[0].numpy()
+        b = sl.stop - sl.start
+        out[sl] = fn(tf.constant(_pad_rows(X[sl], batch_size)))[0].numpy()[:b]
     return out
 
 

@@ -281,15 +281,12 @@ def _track_decor(
     targets: Sequence[tuple[int, int, str]],
 ) -> hv.Overlay:
     dims = ["position", ydim]
-    spans = [
-        hv.VSpan(s, e, kdims=dims).opts(color=TARGET_COLOR, alpha=0.15, line_alpha=0,
-                                        backend="bokeh")
-        for s, e, _ in targets
-    ]
+    spans = hv.VSpans([(s, e) for s, e, _ in targets], kdims=dims).opts(
+        color=TARGET_COLOR, alpha=0.15, line_alpha=0, backend="bokeh")
     src = hv.VSpan(*source, kdims=dims).opts(color=SOURCE_COLOR, alpha=0.25, line_alpha=0,
                                              backend="bokeh")
     zero = hv.HLine(0, kdims=dims).opts(color="black", line_width=0.5, backend="bokeh")
-    return hv.Overlay([*spans, src, zero, track])
+    return hv.Overlay([spans, src, zero, track])
 
 
 def delta_tracks(
@@ -404,8 +401,10 @@ def delta_tracks(
         ov = _track_decor(track, ydim, source, targets)
         if k == 0:
             ytop = _track_top(track)
+            named = [(s, e, n) for s, e, n in targets if e - s > 1]
+            named = named if len(named) <= 20 else []
             labels = hv.Labels(
-                [((s + e) / 2, ytop, n) for s, e, n in targets]
+                [((s + e) / 2, ytop, n) for s, e, n in named]
                 + [((source[0] + source[1]) / 2, ytop, name)],
                 ["position", ydim], "name",
             ).opts(text_font_size="9pt", text_baseline="top", text_color="black",

@@ -95,34 +95,46 @@ def _block_pass1(block: xr.Dataset, offset: int, top: int) -> tuple[float, pd.Da
 
 
 def _block_pass2(block: xr.Dataset, scale: float, edges: np.ndarray) -> pd.DataFrame:
+    """Per (task, source name, target name): counts, sum and a sparse histogram."""
     df = _tests(block)
     keys = ["task", "source_name", "target_name"]
+    cols = [*keys, "n", "n_q", "n_sig", "sum", "bins", "counts"]
     if not len(df):
-        return pd.DataFrame(columns=[*keys, "n", "n_q", "n_sig", "sum", "hist"])
+        return pd.DataFrame(columns=cols)
     u = np.arcsinh(df["score"].to_numpy() / scale)
-    df["bin"] = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, edges.size - 2)
-    has_q = "q_value" in df
-    rows = []
-    for key, part in df.groupby(keys, sort=False):
-        q = part["q_value"].to_numpy() if has_q else np.array([])
-        rows.append((*key, len(part), int(np.isfinite(q).sum()), int((q < SIGNIFICANCE).sum()),
-                     float(part["score"].sum()),
-                     np.bincount(part["bin"].to_numpy(), minlength=edges.size - 1)))
-    return pd.DataFrame(rows, columns=[*keys, "n", "n_q", "n_sig", "sum", "hist"])
+    nb = edges.size - 1
+    df["bin"] = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, nb - 1)
+    q = df["q_value"].to_numpy() if "q_value" in df else np.full(len(df), np.nan)
+    df["has_q"] = np.isfinite(q)
+    df["sig"] = q < SIGNIFICANCE
+    grouped = df.groupby(keys, sort=False)
+    agg = grouped.agg(n=("score", "size"), n_q=("has_q", "sum"), n_sig=("sig", "sum"),
+                      sum=("score", "sum")).reset_index()
+    code = grouped.ngroup().to_numpy()
+    cells, counts = np.unique(code.astype(np.int64) * nb + df["bin"].to_numpy(),
+                              return_counts=True)
+    split = np.searchsorted(cells // nb, np.arange(len(agg) + 1))
+    agg["bins"] = [cells[split[k]:split[k + 1]] % nb for k in range(len(agg))]
+    agg["counts"] = [counts[split[k]:split[k + 1]] for k in range(len(agg))]
+    return agg[cols]
 
 
-def _hist_median(hist: np.ndarray, edges: np.ndarray, scale: float) -> float:
-    """Median from a histogram on the arcsinh scale (mean of the two middle order
+def _hist_median(bins: np.ndarray, counts: np.ndarray, edges: np.ndarray,
+                 scale: float) -> float:
+    """Median from a sparse histogram on the arcsinh scale (mean of the two middle order
     statistics for an even count, as :func:`numpy.median`), each located within its bin."""
-    n = int(hist.sum())
+    n = int(counts.sum())
     if n == 0:
         return float("nan")
-    cum = np.cumsum(hist)
+    order = np.argsort(bins)
+    bins, counts = bins[order], counts[order]
+    cum = np.cumsum(counts)
 
     def order_stat(k: int) -> float:
-        b = int(np.searchsorted(cum, k + 1))
-        j = k - (cum[b - 1] if b > 0 else 0)
-        u = edges[b] + (j + 0.5) / hist[b] * (edges[b + 1] - edges[b])
+        i = int(np.searchsorted(cum, k + 1))
+        j = k - (cum[i - 1] if i > 0 else 0)
+        b = bins[i]
+        u = edges[b] + (j + 0.5) / counts[i] * (edges[b + 1] - edges[b])
         return float(scale * np.sinh(u))
 
     return (order_stat((n - 1) // 2) + order_stat(n // 2)) / 2
@@ -169,19 +181,31 @@ def _combine(parts: list[pd.DataFrame], grid: np.ndarray, scale: float, has_q: b
     if not parts:
         return pd.DataFrame(columns=cols)
     allp = pd.concat(parts, ignore_index=True)
+    code, uniq = pd.MultiIndex.from_frame(allp[keys]).factorize()
+    allp["code"] = code
+    agg = allp.groupby("code").agg(n=("n", "sum"), n_q=("n_q", "sum"), n_sig=("n_sig", "sum"),
+                                   total=("sum", "sum"))
+    sizes = allp["bins"].map(len).to_numpy()
+    codes = np.repeat(code, sizes)
+    bins = np.concatenate(allp["bins"].to_list())
+    counts = np.concatenate(allp["counts"].to_list())
+    order = np.lexsort((bins, codes))
+    codes, bins, counts = codes[order], bins[order], counts[order]
+    split = np.searchsorted(codes, np.arange(len(uniq) + 1))
     rows = []
-    for (t, src, tgt), g in allp.groupby(keys, sort=True):
-        hist = np.sum(np.stack(g["hist"].to_list()), axis=0)
-        n = int(g["n"].sum())
+    for k, (t, src, tgt) in enumerate(uniq):
+        n = int(agg.at[k, "n"])
+        sl = slice(split[k], split[k + 1])
         row = {"task": plot._task_name(ds, int(t)), "source": src, "target": tgt,
-               "n_tests": n, "mean_score": float(g["sum"].sum()) / n,
-               "median_score": _hist_median(hist, grid, scale)}
+               "n_tests": n, "mean_score": float(agg.at[k, "total"]) / n,
+               "median_score": _hist_median(bins[sl], counts[sl], grid, scale)}
         if has_q:
-            n_q = int(g["n_q"].sum())
-            row["n_significant"] = int(g["n_sig"].sum())
+            n_q = int(agg.at[k, "n_q"])
+            row["n_significant"] = int(agg.at[k, "n_sig"])
             row["fraction_significant"] = row["n_significant"] / n_q if n_q else float("nan")
         rows.append(row)
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["task", "source", "target"], ignore_index=True)
 
 
 def pair_summary(ds: plot.DatasetLike) -> pd.DataFrame:

@@ -476,6 +476,7 @@ def build_cnn(
     hidden: int = 16,
     output_name: str = "AandB",
     seed: int = 0,
+    pooling: str = "max",
 ) -> Any:
     """The small CNN trained by :func:`train_model` (untrained).
 
@@ -498,7 +499,12 @@ def build_cnn(
         n_filters, width, activation="relu", name="conv",
         kernel_initializer=init.GlorotUniform(seed=seed),
     )(inp)
-    x = keras.layers.GlobalMaxPooling1D(name="pool")(x)
+    if pooling == "max":
+        x = keras.layers.GlobalMaxPooling1D(name="pool")(x)
+    elif pooling == "average":
+        x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    else:
+        raise ValueError(f"pooling must be 'max' or 'average', got {pooling!r}")
     x = keras.layers.Dense(
         hidden, activation="relu", name="hidden",
         kernel_initializer=init.GlorotUniform(seed=seed + 1),
@@ -523,6 +529,7 @@ def train_model(
     output_name: str = "AandB",
     fixed_length: bool = True,
     verbose: int = 0,
+    pooling: str = "max",
 ) -> Any:
     """Train :func:`build_cnn` on a simulation's labels (the A-and-B rule).
 
@@ -564,6 +571,7 @@ def train_model(
     model = build_cnn(
         sim.length if fixed_length else None,
         n_filters=n_filters, width=width, hidden=hidden, output_name=output_name, seed=seed,
+        pooling=pooling,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),

@@ -36,6 +36,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -85,6 +86,8 @@ _LEVELS: dict[str, tuple[str, ...]] = {
 }
 _FACTORS = ("seq", "task", "distance")
 _SPLIT_EVERY = 8
+#: Default number of p-values per bucket of the exact BH second pass.
+_BUCKET_VALUES = 1 << 23
 _SCORE_DIMS = ("seq", "mutation", "response", "task")
 
 
@@ -568,7 +571,8 @@ def _block_pools(block: np.ndarray, pool_axis: int | None) -> tuple[np.ndarray, 
 
 def _bh_block_summary(block: np.ndarray, pool_axis: int | None, limit: int) -> KeySummary:
     pools, n_pools = _block_pools(block, pool_axis)
-    return KeySummary.from_values(block, pools, n_pools, ftype=np.float64, limit=limit)
+    ftype, _, _ = _key_dtype(block.dtype)
+    return KeySummary.from_values(block, pools, n_pools, ftype=ftype, limit=limit)
 
 
 def _ratio_suffix_min(v: np.ndarray, r: np.ndarray, m: np.ndarray, pool: np.ndarray) -> tuple:
@@ -626,13 +630,17 @@ def _bh_prepare(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tupl
 def _bh_split(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tuple:
     """Send a block's values to their buckets.
 
-    Returns ``2 * n_buckets`` items: the flat indices of the values of each bucket (kept
-    for :func:`_bh_assemble`), then the (values, pools) of each bucket.
+    Returns ``2 * n_buckets + 1`` items: the flat indices of the values of each bucket
+    (kept for :func:`_bh_assemble`), the (values, pools) of each bucket, and the block's
+    q-values when the plan is exact (then nothing goes to the buckets). So the block
+    itself is not needed after this task.
     """
     n_buckets = plan.starts.size
-    if plan.exact_q is not None:
-        return tuple(None for _ in range(2 * n_buckets))
     idx, vals, pools, entry = _bh_prepare(block, pool_axis, plan)
+    if plan.exact_q is not None:
+        out = np.full(block.shape, np.nan, block.dtype)
+        out.reshape(-1)[idx] = plan.exact_q[entry]
+        return tuple(None for _ in range(2 * n_buckets)) + (out,)
     bucket = np.searchsorted(plan.starts, entry, "right") - 1
     if n_buckets < 1 << 15:
         bucket = bucket.astype(np.int16)  # stable sort of 16-bit ints is a radix sort
@@ -640,24 +648,28 @@ def _bh_split(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tuple:
     bounds = np.searchsorted(bucket[order], np.arange(n_buckets + 1), "left")
     idx, vals, pools = idx[order], vals[order], pools[order]
     ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
-    return tuple(idx[a:b] for a, b in ranges) + tuple(
-        (vals[a:b], pools[a:b] if plan.m.size > 1 else None) for a, b in ranges
+    return (
+        tuple(idx[a:b] for a, b in ranges)
+        + tuple((vals[a:b], pools[a:b] if plan.m.size > 1 else None) for a, b in ranges)
+        + (None,)
     )
 
 
-def _bh_bucket(parts: list, plan: _BHPlan, g: int) -> tuple:
+def _bh_bucket(parts: list, plan: _BHPlan, g: int, dtype: np.dtype) -> tuple:
     """Exact ranks inside bucket ``g``.
 
-    Returns (q of each distinct (pool, value) from within the bucket, its pool, the run
-    of each value, the number of values from each block, the minimum per pool).
+    Returns (q of each distinct (pool, value) from within the bucket, rounded to the output
+    ``dtype``; its pool (None with one pool); the run of each value; the number of values
+    from each block; the minimum per pool, float64). Rounding is monotonic, so it commutes
+    with the minima taken later.
     """
     if plan.exact_q is not None:
         return (None,) * 5
     n_pools = plan.m.size
     lengths = [p[0].size for p in parts]
-    vals = np.concatenate([p[0] for p in parts]).astype(np.float64)
+    vals = np.concatenate([p[0] for p in parts])  # sorted in their own dtype
     if vals.size == 0:
-        return (np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32), lengths,
+        return (np.zeros(0, dtype), None, np.zeros(0, np.int32), lengths,
                 np.full(n_pools, np.inf))
     if n_pools > 1:
         pools = np.concatenate([p[1] for p in parts])
@@ -673,7 +685,7 @@ def _bh_bucket(parts: list, plan: _BHPlan, g: int) -> tuple:
     change[1:] = (vs[1:] != vs[:-1]) | (ps[1:] != ps[:-1])
     first = np.flatnonzero(change)
     counts = np.diff(np.concatenate([first, [vs.size]]))
-    run_v, run_p = vs[first], ps[first]
+    run_v, run_p = vs[first].astype(np.float64), ps[first]
     del vs, ps
     cum = np.cumsum(counts)
     pool_start = np.concatenate([[True], run_p[1:] != run_p[:-1]])
@@ -686,7 +698,7 @@ def _bh_bucket(parts: list, plan: _BHPlan, g: int) -> tuple:
     inverse[order] = (np.cumsum(change) - 1).astype(itype)
     mins = np.full(n_pools, np.inf)
     np.minimum.at(mins, run_p, local)
-    return local, run_p, inverse, lengths, mins
+    return local.astype(dtype), run_p if n_pools > 1 else None, inverse, lengths, mins
 
 
 def _bh_right_minima(mins: list) -> np.ndarray | None:
@@ -705,20 +717,20 @@ def _bh_bucket_q(
     if right is None:
         return tuple(None for _ in range(n_blocks))
     local, run_p, inverse, lengths, _ = bucket
-    q = np.minimum(np.minimum(local, right[g, run_p]), 1.0).astype(dtype)[inverse]
+    right_g = right[g].astype(dtype)
+    q = np.minimum(local, right_g[run_p] if run_p is not None else right_g[0])
+    q = np.minimum(q, dtype.type(1.0))[inverse]
     bounds = np.concatenate([[0], np.cumsum(lengths)])
     return tuple(q[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _bh_assemble(
-    block: np.ndarray, pool_axis: int | None, plan: _BHPlan, idx: list, qs: list
+    exact: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype, idx: list, qs: list
 ) -> np.ndarray:
-    out = np.full(block.shape, np.nan, block.dtype)
+    if exact is not None:
+        return exact
+    out = np.full(shape, np.nan, dtype)
     flat = out.reshape(-1)
-    if plan.exact_q is not None:
-        where, _, _, entry = _bh_prepare(block, pool_axis, plan)
-        flat[where] = plan.exact_q[entry]
-        return out
     for i, q in zip(idx, qs, strict=True):
         flat[i] = q
     return out
@@ -736,17 +748,20 @@ def _bh_dask(
     index = list(np.ndindex(blocks.shape))
     flat_blocks = [blocks[i] for i in index]
     n_blocks = len(flat_blocks)
-    n_g = n_buckets or n_blocks
+    n_g = n_buckets or min(n_blocks, max(1, -(-p.size // _BUCKET_VALUES)))
     summaries = [
         dask.delayed(_bh_block_summary, pure=True)(b, pool_axis, limit) for b in flat_blocks
     ]
-    summary = _tree_reduce(summaries, lambda parts: KeySummary.merge(parts, limit))
+    summary = _tree_reduce(summaries, functools.partial(KeySummary.merge, limit=limit))
     plan = dask.delayed(_bh_plan, pure=True)(summary, n_g)
     splits = [
-        dask.delayed(_bh_split, pure=True, nout=2 * n_g)(b, pool_axis, plan) for b in flat_blocks
+        dask.delayed(_bh_split, pure=True, nout=2 * n_g + 1)(b, pool_axis, plan)
+        for b in flat_blocks
     ]
     buckets = [
-        dask.delayed(_bh_bucket, pure=True, nout=5)([s[n_g + g] for s in splits], plan, g)
+        dask.delayed(_bh_bucket, pure=True, nout=5)(
+            [s[n_g + g] for s in splits], plan, g, p.dtype
+        )
         for g in range(n_g)
     ]
     right = dask.delayed(_bh_right_minima, pure=True)([b[4] for b in buckets])
@@ -755,10 +770,11 @@ def _bh_dask(
         for g, b in enumerate(buckets)
     ]
     arrays = np.empty(blocks.shape, dtype=object)
-    for k, (i, b) in enumerate(zip(index, flat_blocks, strict=True)):
+    for k, i in enumerate(index):
         shape = tuple(c[j] for c, j in zip(p.chunks, i, strict=True))
         out = dask.delayed(_bh_assemble, pure=True)(
-            b, pool_axis, plan, [splits[k][g] for g in range(n_g)], [bq[k] for bq in bucket_qs]
+            splits[k][2 * n_g], shape, p.dtype, [splits[k][g] for g in range(n_g)],
+            [bq[k] for bq in bucket_qs],
         )
         arrays[i] = da.from_delayed(out, shape=shape, dtype=p.dtype)
     return da.block(arrays.tolist()) if arrays.ndim else arrays[()]
@@ -787,8 +803,9 @@ def bh_q_values(
         most this many distinct values (per pool, summed over pools), q-values come
         from that summary directly; otherwise an exact bucketed second pass is used.
     n_buckets
-        Number of buckets of the second pass (default: the number of chunks); each
-        bucket holds about ``m / n_buckets`` values, or one tied value's count if larger.
+        Number of buckets of the second pass; each holds about ``m / n_buckets`` values
+        (or one tied value's count if larger). Default: one per 2**23 array elements,
+        at most one per chunk.
 
     Returns
     -------
@@ -909,8 +926,7 @@ def _p_values_dask(
             summary=None, ftype=ftype, dtype=np.float32, concatenate=True, **opts,
         )
 
-    def block_summary(nb, *c):
-        return _null_block_summary(nb, *c, ftype=ftype, limit=limit, **opts)
+    block_summary = functools.partial(_null_block_summary, ftype=ftype, limit=limit, **opts)
 
     nul_blocks = null.to_delayed().ravel()
     coord_blocks = (
@@ -924,7 +940,7 @@ def _p_values_dask(
     if method == "gaussian":
         summary = _tree_reduce(parts, MomentSummary.merge)
     else:
-        summary = _tree_reduce(parts, lambda ps: KeySummary.merge(ps, limit))
+        summary = _tree_reduce(parts, functools.partial(KeySummary.merge, limit=limit))
     return da.blockwise(
         _p_value_block, "smrt", score, "smrt", None, None, *coord_args,
         summary=summary, ftype=ftype, dtype=np.float32, concatenate=True, **opts,
@@ -1290,7 +1306,7 @@ def pair_summary(
                                              max_summary_size)
         for i in range(len(blocks[0]))
     ]
-    merged = _tree_reduce(parts, lambda ps: _pair_merge(ps, max_summary_size))
+    merged = _tree_reduce(parts, functools.partial(_pair_merge, limit=max_summary_size))
     (table,) = dask.compute(dask.delayed(_pair_table, pure=True)(merged))
     return table
 

@@ -125,3 +125,29 @@ def test_per_base_scan_matches_explicit_substitutions(oracle_files, tmp_path):
                                           abs=1e-5)
         assert row.target_base == letters[x[row.target_start].argmax()]
         assert row.source_name == f"{letters[x[row.source_start].argmax()]}>{row.source_alt}"
+
+
+def test_ism_on_elements_is_exact_double_mutant_epistasis(oracle_files, tmp_path):
+    out = tmp_path / "ism.zarr"
+    table = tmp_path / "ism.tsv"
+    assert main(["run", "--model", oracle_files["model"], "--fasta", oracle_files["fasta"],
+                 "--elements", oracle_files["elements"], "-o", str(out), "--null", "none",
+                 "--method", "ism", "--mutation", "gc", "--no-progress"]) == 0
+    assert main(["export", str(out), "-o", str(table)]) == 0
+    df = pd.read_csv(table, sep="\t")
+    logit = _logit_fn(oracle_files["model"])
+    bg = np.array([0.27, 0.23, 0.23, 0.27], np.float32)
+
+    def f(z):
+        return float(logit(z[None].astype(np.float32))[0, 0])
+
+    for row in df.sample(10, random_state=1).itertuples():
+        x = oracle_files["onehot"][oracle_files["ids"].index(row.seq_id)].astype(np.float32)
+        xa, xb = x.copy(), x.copy()
+        xa[row.source_start:row.source_end] = bg
+        xb[row.target_start:row.target_end] = bg
+        xab = xa.copy()
+        xab[row.target_start:row.target_end] = bg
+        expected = f(x) - f(xa) - f(xb) + f(xab)
+        assert row.score == pytest.approx(expected, rel=1e-4, abs=1e-5)
+        assert row.mutant_prediction == pytest.approx(f(xa), rel=1e-5, abs=1e-6)

@@ -286,6 +286,10 @@ def test_bh_continuous_bucket_path_large():
     p[rng.integers(0, p.size, 500)] = np.nan
     got = stats.bh_q_values(da.from_array(p, chunks=3_000), max_summary_size=1000).compute()
     np.testing.assert_allclose(got, bh_oracle(p), rtol=1e-14, atol=0, equal_nan=True)
+    p32 = p.astype(np.float32)  # float32 in, float32 out: statsmodels' q rounded
+    got32 = stats.bh_q_values(da.from_array(p32, chunks=3_000), max_summary_size=1000)
+    assert got32.dtype == np.float32
+    np.testing.assert_array_equal(got32.compute(), bh_oracle(p32).astype(np.float32))
 
 
 def test_bh_edge_cases():
