@@ -809,8 +809,6 @@ def interaction_summary(
     if kind != "box":
         opts.pop("box_fill_color")
         opts["violin_fill_color"] = "#9ecae1"
-    if value == "score":
-        return el.opts(**opts) * hv.HLine(0).opts(color="grey", line_width=0.5, backend="bokeh")
     return el.opts(**opts)
 
 

@@ -613,8 +613,10 @@ def _entry_index(summary: KeySummary, keys: np.ndarray, pools: np.ndarray) -> np
     return summary.lookup(keys, pools)
 
 
-def _bh_prepare(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tuple:
-    """Flat indices, values, pools and summary entry of the non-NaN values of a block."""
+def _bh_prepare(
+    block: np.ndarray, pool_axis: int | None, plan: _BHPlan, buckets: bool = False
+) -> tuple:
+    """Flat indices, values, pools and summary entry (or bucket) of a block's values."""
     pools, _ = _block_pools(block, pool_axis)
     flat = block.ravel()
     idx = np.flatnonzero(~np.isnan(flat))
@@ -624,7 +626,23 @@ def _bh_prepare(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tupl
     pools = pools.ravel()[idx].astype(np.int32)
     s = plan.summary
     keys = _to_keys(vals, s.ftype) >> s.key.dtype.type(s.shift)
-    return idx, vals, pools, _entry_index(s, keys, pools)
+    if not buckets:
+        return idx, vals, pools, _entry_index(s, keys, pools)
+    # the bucket of a value is found among the bucket starts (few) rather than among the
+    # summary entries: (pool, key) compared lexicographically through one sortable key
+    n = s.key.size
+    at = np.minimum(plan.starts, n - 1)
+    if s.n_pools == 1:
+        bounds = np.where(plan.starts < n, s.key[at], np.iinfo(s.key.dtype).max)
+        query = keys
+    elif s.key.dtype == np.uint32:
+        packed = (s.pool[at].astype(np.uint64) << np.uint64(32)) | s.key[at]
+        bounds = np.where(plan.starts < n, packed, np.iinfo(np.uint64).max)
+        query = (pools.astype(np.uint64) << np.uint64(32)) | keys
+    else:
+        entry = _entry_index(s, keys, pools)
+        return idx, vals, pools, np.searchsorted(plan.starts, entry, "right") - 1
+    return idx, vals, pools, np.searchsorted(bounds, query, "right") - 1
 
 
 def _bh_split(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tuple:
@@ -636,12 +654,12 @@ def _bh_split(block: np.ndarray, pool_axis: int | None, plan: _BHPlan) -> tuple:
     itself is not needed after this task.
     """
     n_buckets = plan.starts.size
-    idx, vals, pools, entry = _bh_prepare(block, pool_axis, plan)
     if plan.exact_q is not None:
+        idx, vals, pools, entry = _bh_prepare(block, pool_axis, plan)
         out = np.full(block.shape, np.nan, block.dtype)
         out.reshape(-1)[idx] = plan.exact_q[entry]
         return tuple(None for _ in range(2 * n_buckets)) + (out,)
-    bucket = np.searchsorted(plan.starts, entry, "right") - 1
+    idx, vals, pools, bucket = _bh_prepare(block, pool_axis, plan, buckets=True)
     if n_buckets < 1 << 15:
         bucket = bucket.astype(np.int16)  # stable sort of 16-bit ints is a radix sort
     order = np.argsort(bucket, kind="stable")
@@ -675,10 +693,21 @@ def _bh_bucket(parts: list, plan: _BHPlan, g: int, dtype: np.dtype) -> tuple:
         pools = np.concatenate([p[1] for p in parts])
         order = np.lexsort((vals, pools))
         ps = pools[order]
+        vs = vals[order]
+    elif vals.dtype == np.float32 and vals.size < 2**32:
+        # (order key, position) packed in a uint64: a radix sort, faster than argsort
+        packed = (_to_keys(vals, np.float32).astype(np.uint64) << np.uint64(32)) | np.arange(
+            vals.size, dtype=np.uint64
+        )
+        packed.sort(kind="stable")
+        order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        vs = _from_keys((packed >> np.uint64(32)).astype(np.uint32), np.float32)
+        del packed
+        ps = np.zeros(vs.size, np.int32)
     else:
         order = np.argsort(vals)
         ps = np.zeros(vals.size, np.int32)
-    vs = vals[order]
+        vs = vals[order]
     del vals
     change = np.empty(vs.size, bool)
     change[0] = True

@@ -1,27 +1,38 @@
 """Zarr v3 stores of dfimx results: written region by region, resumable, checked.
 
-:func:`write_store` creates the store from the lazy template (marked incomplete),
-fills it region by region along ``seq`` (one region per Dask chunk), records each
-finished region in ``region_complete`` and marks the store complete after the last
-region and the ``finalize`` step; ``resume=True`` computes only missing regions.
-:func:`open_result` reopens a finished store lazily.
+:func:`write_store` creates the store from the lazy template (marked incomplete), then
+fills it region by region along ``seq`` (one region per Dask chunk, Zarr chunks aligned
+with them).  Each region's task writes its arrays and then records itself in
+``region_complete``, so a region counts as done only once all of its data is on disk,
+whichever scheduler or worker ran it.  The store is marked complete after the last
+region and the ``finalize`` step; ``resume=True`` computes only the missing regions and
+refuses a store made from other inputs or settings.  :func:`open_result` reopens a
+finished store lazily and checks that it is whole.
+
+Local paths and fsspec URLs (``s3://bucket/run.zarr``, ``gs://…``, ``memory://…``) are
+both accepted; ``storage_options`` go to fsspec (endpoint, credentials, …).
 
 Examples
 --------
 >>> from dfimx.store import write_store, open_result   # doctest: +SKIP
 >>> write_store(result, "out.zarr")                     # doctest: +SKIP
 >>> ds = open_result("out.zarr")                        # doctest: +SKIP
+>>> write_store(result, "s3://bucket/out.zarr",         # doctest: +SKIP
+...             storage_options={"endpoint_url": "http://127.0.0.1:9000"})
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import dask
 import dask.array as da
@@ -31,13 +42,109 @@ import xarray as xr
 from dfimx.errors import InputError
 
 REGION_VAR = "region_complete"
+_FINGERPRINT_ATTRS = ("dfimx_settings", "model_sha256", "output_layer", "inputs_sha256", "plan",
+                      "scan", "batch_size")
+DEFAULT_BATCH_REGIONS = 1024
+
+StorageOptions = Mapping[str, Any] | None
 
 
-def _fingerprint(ds: xr.Dataset) -> str:
-    keys = ["dfimx_settings", "model_sha256", "output_layer", "inputs_sha256", "plan", "scan"]
-    blob = json.dumps({k: ds.attrs.get(k) for k in keys}, sort_keys=True, default=str)
+# --------------------------------------------------------------------------- locations
+
+
+def is_url(path: str | os.PathLike) -> bool:
+    """True when ``path`` is an fsspec URL (``scheme://…``) rather than a local path.
+
+    Examples
+    --------
+    >>> is_url("s3://bucket/run.zarr"), is_url("runs/run.zarr")
+    (True, False)
+    """
+    return "://" in str(path) and not str(path).startswith("file://")
+
+
+def _local(path: str) -> str:
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+def _zarr_store(path: str, storage_options: StorageOptions, *, read_only: bool) -> Any:
+    """What zarr and xarray are given: the local path, or an ``FsspecStore`` for a URL."""
+    if not is_url(path):
+        return _local(path)
+    from zarr.storage import FsspecStore
+
+    store = FsspecStore.from_url(path, storage_options=dict(storage_options or {}),
+                                 read_only=read_only)
+    # listings of other processes' writes (workers) must not come from a stale cache
+    store.fs.invalidate_cache()
+    return store
+
+
+def _filesystem(path: str, storage_options: StorageOptions) -> tuple[Any, str]:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(path, **dict(storage_options or {}))
+    fs.invalidate_cache()
+    return fs, root.rstrip("/")
+
+
+def _exists(path: str, storage_options: StorageOptions) -> bool:
+    if not is_url(path):
+        return Path(_local(path)).exists()
+    fs, root = _filesystem(path, storage_options)
+    return bool(fs.exists(root))
+
+
+def _looks_like_zarr(path: str, storage_options: StorageOptions) -> bool:
+    if not is_url(path):
+        p = Path(_local(path))
+        return p.is_dir() and ((p / "zarr.json").exists() or not any(p.iterdir()))
+    fs, root = _filesystem(path, storage_options)
+    return bool(fs.exists(f"{root}/zarr.json")) or not fs.ls(root)
+
+
+def _remove(path: str, storage_options: StorageOptions) -> None:
+    """Delete an existing store (refusing anything that is not a Zarr store)."""
+    if not _looks_like_zarr(path, storage_options):
+        raise InputError(
+            f"{path}: exists and is not a Zarr store; refusing to overwrite it "
+            "(remove it or choose another output)"
+        )
+    if not is_url(path):
+        shutil.rmtree(_local(path))
+        return
+    fs, root = _filesystem(path, storage_options)
+    fs.rm(root, recursive=True)
+    fs.invalidate_cache()
+
+
+def _open_group(path: str, storage_options: StorageOptions, mode: str = "r") -> Any:
+    import zarr
+
+    return zarr.open_group(_zarr_store(path, storage_options, read_only=mode == "r"), mode=mode,
+                           zarr_format=3)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _fingerprint(ds: xr.Dataset, inputs: Iterable[str] = ()) -> str:
+    """Hash of everything that determines the numbers of a store.
+
+    Settings, model hash, input-file hashes, the plan, the sizes, and a content token
+    of every input variable (the sequences and the plan arrays: numpy data is hashed,
+    Dask data by its deterministic graph name).
+    """
+    blob = json.dumps({k: ds.attrs.get(k) for k in _FINGERPRINT_ATTRS}, sort_keys=True,
+                      default=str)
     blob += json.dumps(dict(ds.sizes), sort_keys=True)
+    tokens = {name: dask.base.tokenize(ds[name].data) for name in sorted(inputs)}
+    blob += json.dumps(tokens, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _layout_token(chunks: Sequence[int]) -> str:
+    return hashlib.sha256(json.dumps([int(c) for c in chunks]).encode()).hexdigest()[:16]
 
 
 def _drop_encodings(ds: xr.Dataset) -> xr.Dataset:
@@ -57,19 +164,119 @@ def _stringify(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def _regions(chunks: tuple[int, ...]) -> list[slice]:
-    bounds = np.cumsum((0,) + tuple(chunks))
+def _regions(chunks: Sequence[int]) -> list[slice]:
+    bounds = np.cumsum((0,) + tuple(int(c) for c in chunks))
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def is_complete(path: str | os.PathLike) -> bool:
-    """True when the store at ``path`` was finished (its last region written)."""
+def zarr_seq_chunk(chunks: Sequence[int]) -> int:
+    """Zarr chunk length along ``seq`` for Dask chunks ``chunks``.
+
+    Every region boundary must fall on a Zarr chunk boundary so that no two regions
+    ever write the same Zarr chunk: the greatest common divisor of the chunk sizes
+    (the last, partial chunk excepted) — the chunk size itself for the usual uniform
+    chunking.
+
+    Examples
+    --------
+    >>> zarr_seq_chunk((64, 64, 64, 10)), zarr_seq_chunk((6, 4, 2)), zarr_seq_chunk((5,))
+    (64, 2, 5)
+    """
+    chunks = [int(c) for c in chunks]
+    inner = chunks[:-1] if len(chunks) > 1 else chunks
+    g = 0
+    for c in inner:
+        g = math.gcd(g, c)
+    return max(1, g)
+
+
+def _seq_chunks(result: xr.Dataset) -> tuple[int, ...]:
+    for name in ("interaction_score", "seq_onehot"):
+        if name in result and result[name].chunks:
+            return tuple(int(c) for c in result[name].chunks[result[name].dims.index("seq")])
+    return (int(result.sizes["seq"]),)
+
+
+# --------------------------------------------------------------------------- public helpers
+
+
+def is_complete(path: str | os.PathLike, *, storage_options: StorageOptions = None) -> bool:
+    """True when the store at ``path`` was finished (its last region written).
+
+    Examples
+    --------
+    >>> is_complete("no-such-store.zarr")
+    False
+    """
+    try:
+        group = _open_group(str(path), storage_options, "r")
+        return bool(group.attrs.get("dfimx_complete", False))
+    except Exception:  # noqa: BLE001 - missing or unreadable: not complete
+        return False
+
+
+def region_status(path: str | os.PathLike, *,
+                  storage_options: StorageOptions = None) -> np.ndarray:
+    """Which regions of the store at ``path`` are written (bool array, one per region).
+
+    Examples
+    --------
+    >>> region_status("out.zarr").sum()  # doctest: +SKIP
+    12
+    """
+    path = str(path)
+    try:
+        group = _open_group(path, storage_options, "r")
+        return np.asarray(group[REGION_VAR][:], bool)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: not a readable dfimx store (no {REGION_VAR}): {exc}") from exc
+
+
+def _write_region(
+    path: str,
+    storage_options: dict[str, Any] | None,
+    names: Sequence[str],
+    axes: Sequence[int],
+    region: int,
+    lo: int,
+    hi: int,
+    *blocks: np.ndarray,
+) -> int:
+    """Write one region's blocks, then mark the region done (runs on a worker)."""
     import zarr
 
+    store = _zarr_store(path, storage_options, read_only=False)
+    for name, axis, block in zip(names, axes, blocks, strict=True):
+        arr = zarr.open_array(store, path=name, mode="r+", zarr_format=3)
+        index = [slice(None)] * arr.ndim
+        index[axis] = slice(lo, hi)
+        arr[tuple(index)] = np.asarray(block).astype(arr.dtype, copy=False)
+    marks = zarr.open_array(store, path=REGION_VAR, mode="r+", zarr_format=3)
+    marks[region] = True
+    return region
+
+
+def _active_client() -> Any:
+    """The distributed Client that dask would compute on now, or None."""
     try:
-        return bool(zarr.open_group(str(path), mode="r").attrs.get("dfimx_complete", False))
+        sched = dask.base.get_scheduler()
     except Exception:  # noqa: BLE001
-        return False
+        return None
+    owner = getattr(sched, "__self__", None)
+    if owner is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        return None
+    return owner if isinstance(owner, Client) else None
+
+
+def _progress_bar(total: int, *, initial: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="region", desc="dfimx", file=sys.stderr,
+                disable=not enabled, dynamic_ncols=True)
 
 
 def write_store(
@@ -78,145 +285,302 @@ def write_store(
     *,
     resume: bool = False,
     progress: bool = True,
-    parallel_regions: int | None = None,
+    batch_regions: int | None = None,
     finalize: Callable[[str], None] | None = None,
+    storage_options: StorageOptions = None,
 ) -> str:
     """Write a lazy result to a Zarr v3 store, region by region along ``seq``.
 
     The store is created from the lazy template first and marked incomplete
-    (``attrs['dfimx_complete'] = False``); each finished region is recorded in
+    (``attrs['dfimx_complete'] = False``).  Regions are the Dask chunks along ``seq``;
+    the Zarr chunks along ``seq`` divide every region, so regions never share a Zarr
+    chunk.  Each region task writes its data and then records itself in
     ``region_complete``; ``finalize`` (e.g. the statistics pass) runs last, then the
-    store is marked complete.  With ``resume=True`` an existing store made with the
-    same inputs and settings is continued, computing only the missing regions.
+    store is marked complete.  An existing store at ``path`` is replaced, unless
+    ``resume`` is set: then a store made with the same inputs, settings and chunking is
+    continued, computing only the missing regions.
+
+    Regions run on the active Dask scheduler: on a distributed ``Client`` they are
+    submitted as futures (``batch_regions`` at a time) and the progress bar advances as
+    each finishes; on the local schedulers a callback advances it.
+
+    Parameters
+    ----------
+    result
+        Lazy result of :func:`dfimx.pipeline.compute_dfim` (chunked over ``seq``).
+    path
+        Local directory or fsspec URL (``s3://bucket/run.zarr``).
+    resume
+        Continue an interrupted store; raises :class:`InputError` when the store was
+        made from different inputs, settings or chunk size.
+    progress
+        Show a progress bar (regions) on stderr.
+    batch_regions
+        Regions per submitted graph (default 1024): bounds the size of each graph.
+    finalize
+        Called with ``path`` after the last region, before the store is marked complete.
+    storage_options
+        fsspec options for URLs (e.g. ``{"endpoint_url": ...}``); ignored for local paths.
 
     Returns
     -------
     str
         The store path.
-    """
-    import zarr
 
+    Examples
+    --------
+    >>> import dfimx                                                  # doctest: +SKIP
+    >>> ds = dfimx.plan_scan(dfimx.from_fasta("s.fa", chunk_size=32), 40, 60)  # doctest: +SKIP
+    >>> write_store(dfimx.compute_dfim(ds, "m.keras"), "out.zarr")   # doctest: +SKIP
+    'out.zarr'
+    """
     path = str(path)
-    chunks = result["seq_onehot"].chunks[0] if result["seq_onehot"].chunks else (
-        result.sizes["seq"],)
+    so = dict(storage_options or {}) if is_url(path) else None
+    chunks = _seq_chunks(result)
     regions = _regions(chunks)
-    fingerprint = _fingerprint(result)
-    seq_vars = [k for k, v in result.data_vars.items() if "seq" in v.dims]
-    encoding = {}
-    for name in seq_vars:
-        var = result[name]
-        enc_chunks = tuple(chunks[0] if d == "seq" else s for d, s in zip(var.dims, var.shape,
-                                                                           strict=True))
-        encoding[name] = {"chunks": enc_chunks}
+    zchunk = zarr_seq_chunk(chunks)
     lazy = _stringify(_drop_encodings(result))
-    # strings and small plan arrays are written with the template (they are in memory)
-    for name, var in lazy.data_vars.items():
-        if isinstance(var.data, da.Array) and "seq" in var.dims:
-            lazy[name] = var.chunk({"seq": chunks})
+    dask_vars = [name for name, var in lazy.variables.items()
+                 if "seq" in var.dims and isinstance(var.data, da.Array)]
+    from dfimx.pipeline import SEQ_VARIABLES_COMPUTED
+
+    computed = set(SEQ_VARIABLES_COMPUTED) | {
+        "seq_importance", "delta", "null_interaction_score"}
+    inputs = [name for name in lazy.data_vars if name not in computed]
+    fingerprint = _fingerprint(result, inputs)
+    layout = _layout_token(chunks)
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, var in lazy.variables.items():
+        if "seq" in var.dims and name in lazy.data_vars:
+            encoding[name] = {"chunks": tuple(zchunk if d == "seq" else int(s)
+                                              for d, s in zip(var.dims, var.shape, strict=True))}
+    for name in dask_vars:
+        axis = lazy[name].dims.index("seq")
+        lazy[name] = lazy[name].copy(data=lazy[name].data.rechunk(
+            {i: (chunks if i == axis else -1) for i in range(lazy[name].ndim)}))
+
     done = np.zeros(len(regions), bool)
-    exists = Path(path).exists() if "://" not in path else False
+    exists = _exists(path, so)
     if resume and exists:
-        group = zarr.open_group(path, mode="r")
-        old = group.attrs.get("dfimx_fingerprint")
-        if old != fingerprint:
-            raise InputError(
-                f"{path}: cannot resume: the store was made with different inputs or settings "
-                "(remove it or choose another output)"
-            )
-        done = np.asarray(group[REGION_VAR][:], bool)
-        if group.attrs.get("dfimx_complete", False) and done.all():
-            return path
+        done = _check_resumable(path, so, fingerprint, layout, len(regions))
+        if done is None:  # the template itself was interrupted: start again
+            exists, done = True, np.zeros(len(regions), bool)
+            _create(lazy, path, so, encoding, regions, fingerprint, layout, zchunk, replace=True)
     else:
-        if exists:
-            shutil.rmtree(path)
-        template = lazy.copy()
-        template[REGION_VAR] = ("region", np.zeros(len(regions), bool))
-        template.attrs.update(
-            {"dfimx_complete": False, "dfimx_fingerprint": fingerprint,
-             "dfimx_region_size": int(chunks[0])}
-        )
-        template.to_zarr(path, mode="w", compute=False, encoding=encoding, zarr_format=3,
-                         consolidated=False)
-        # variables whose data is already in memory (ids, names) are written by the template
+        _create(lazy, path, so, encoding, regions, fingerprint, layout, zchunk, replace=exists)
     todo = [i for i, d in enumerate(done) if not d]
-    computed_vars = [k for k in seq_vars if isinstance(lazy[k].data, da.Array)
-                     and not _in_memory(result[k])]
-    group = zarr.open_group(path, mode="r+")
-    marks = group[REGION_VAR]
-    wave = parallel_regions or _default_parallel_regions()
-    bar = _progress_bar(len(regions), initial=len(regions) - len(todo), enabled=progress)
-    try:
-        for lo in range(0, len(todo), wave):
-            batch = todo[lo : lo + wave]
-            writes = [
-                lazy[computed_vars].drop_vars(["base", "task"], errors="ignore")
-                .isel(seq=regions[i]).to_zarr(
-                    path, region={"seq": regions[i]}, compute=False, zarr_format=3,
-                    consolidated=False,
-                )
-                for i in batch
-            ]
-            dask.compute(*writes)
-            for i in batch:
-                marks[i] = True
-            bar.update(len(batch))
-    finally:
-        bar.close()
-    if finalize is not None:
-        finalize(path)
-    group = zarr.open_group(path, mode="r+")
-    group.attrs["dfimx_complete"] = True
+    group = _open_group(path, so, "r")
+    if todo or not group.attrs.get("dfimx_complete", False):
+        _compute_regions(lazy, dask_vars, regions, todo, path, so, progress=progress,
+                         batch_regions=batch_regions or DEFAULT_BATCH_REGIONS,
+                         token=fingerprint[:12])
+        missing = ~region_status(path, storage_options=so)
+        if missing.any():
+            raise RuntimeError(f"{path}: regions {np.flatnonzero(missing)[:10].tolist()} were "
+                               "not recorded as written")
+        if finalize is not None:
+            finalize(path)
+        group = _open_group(path, so, "r+")
+        group.attrs["dfimx_variables"] = sorted(name for name, _ in group.arrays())
+        group.attrs["dfimx_complete"] = True
     return path
 
 
-def _in_memory(var: xr.DataArray) -> bool:
-    return not isinstance(var.data, da.Array)
-
-
-def _default_parallel_regions() -> int:
+def _check_resumable(path: str, so: StorageOptions, fingerprint: str, layout: str,
+                     n_regions: int) -> np.ndarray | None:
     try:
-        from distributed import get_client
+        group = _open_group(path, so, "r")
+        attrs = dict(group.attrs)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: cannot resume: not a readable Zarr store ({exc})") from exc
+    if "dfimx_complete" not in attrs:
+        raise InputError(f"{path}: cannot resume: not a dfimx store (remove it or choose "
+                         "another output)")
+    if attrs.get("dfimx_fingerprint") is None:
+        return None
+    if attrs.get("dfimx_layout") != layout:
+        raise InputError(
+            f"{path}: cannot resume: the store was written in regions of "
+            f"{attrs.get('dfimx_region_size')} sequences; rerun with --chunk-size "
+            f"{attrs.get('dfimx_region_size')}"
+        )
+    if attrs["dfimx_fingerprint"] != fingerprint:
+        raise InputError(
+            f"{path}: cannot resume: the store was made with different inputs or settings "
+            "(remove it or choose another output)"
+        )
+    done = region_status(path, storage_options=so)
+    if len(done) != n_regions:  # pragma: no cover - the layout token covers this
+        raise InputError(f"{path}: cannot resume: {len(done)} regions stored, {n_regions} "
+                         "expected")
+    return done
 
-        client = get_client()
-        return max(2, 2 * len(client.scheduler_info()["workers"]))
-    except (ImportError, ValueError):
-        return max(2, os.cpu_count() or 1)
+
+def _create(lazy: xr.Dataset, path: str, so: StorageOptions, encoding: dict, regions: list,
+            fingerprint: str, layout: str, zchunk: int, *, replace: bool) -> None:
+    if replace:
+        _remove(path, so)
+    template = lazy.copy()
+    template[REGION_VAR] = ("region", np.zeros(len(regions), bool))
+    encoding = dict(encoding)
+    encoding[REGION_VAR] = {"chunks": (1,)}
+    template.attrs.update({
+        "dfimx_complete": False,
+        "dfimx_fingerprint": None,
+        "dfimx_layout": layout,
+        "dfimx_region_size": int(regions[0].stop - regions[0].start),
+        "dfimx_zarr_chunk": int(zchunk),
+    })
+    store = _zarr_store(path, so, read_only=False)
+    template.to_zarr(store, mode="w", compute=False, encoding=encoding, zarr_format=3,
+                     consolidated=False)
+    # the template is whole: only now can a resume trust it
+    group = _open_group(path, so, "r+")
+    group.attrs["dfimx_fingerprint"] = fingerprint
 
 
-class _NoBar:
-    def update(self, n: int) -> None:  # noqa: D102
-        pass
+def _compute_regions(lazy: xr.Dataset, dask_vars: list[str], regions: list[slice],
+                     todo: list[int], path: str, so: StorageOptions, *, progress: bool,
+                     batch_regions: int, token: str) -> None:
+    if not todo:
+        return
+    axes = [lazy[name].dims.index("seq") for name in dask_vars]
+    blocks = {name: lazy[name].data.to_delayed(optimize_graph=False).reshape(-1)
+              for name in dask_vars}
+    write = dask.delayed(_write_region, pure=False)
 
-    def close(self) -> None:  # noqa: D102
-        pass
+    def job(i: int) -> Any:
+        sl = regions[i]
+        return write(path, so, dask_vars, axes, i, sl.start, sl.stop,
+                     *[blocks[name][i] for name in dask_vars],
+                     dask_key_name=f"dfimx-write-{token}-{i}")
+
+    bar = _progress_bar(len(regions), initial=len(regions) - len(todo), enabled=progress)
+    try:
+        client = _active_client()
+        if client is not None:
+            _run_distributed(client, job, todo, bar, batch_regions)
+        else:
+            _run_local(job, todo, bar, batch_regions)
+    finally:
+        bar.close()
 
 
-def _progress_bar(total: int, *, initial: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
+def _run_distributed(client: Any, job: Callable[[int], Any], todo: list[int], bar: Any,
+                     batch_regions: int) -> None:
+    """Submit regions as futures, ``batch_regions`` per graph, two batches in flight."""
+    from distributed import as_completed
 
-    return tqdm(total=total, initial=initial, unit="region", desc="dfimx", file=sys.stderr,
-                disable=not enabled)
+    pending = list(reversed(todo))
+    done_stream = as_completed()
+    submitted: list[Any] = []
+    in_flight = 0
+
+    def submit() -> int:
+        idx = [pending.pop() for _ in range(min(batch_regions, len(pending)))]
+        futures = client.compute([job(i) for i in idx])
+        submitted.extend(futures)
+        done_stream.update(futures)
+        return len(futures)
+
+    while pending and in_flight < 2 * batch_regions:
+        in_flight += submit()
+    try:
+        for future in done_stream:
+            future.result()  # raises the task's error
+            bar.update(1)
+            in_flight -= 1
+            if pending and in_flight <= batch_regions:
+                in_flight += submit()
+    except BaseException:
+        for future in submitted:
+            future.cancel()
+        raise
 
 
-def open_result(path: str | os.PathLike, *, allow_incomplete: bool = False) -> xr.Dataset:
-    """Open a dfimx store lazily; refuses an unfinished store unless ``allow_incomplete``.
+def _run_local(job: Callable[[int], Any], todo: list[int], bar: Any, batch_regions: int) -> None:
+    from dask.callbacks import Callback
+
+    class _Progress(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):  # noqa: ANN001
+            name = key[0] if isinstance(key, tuple) else key
+            if isinstance(name, str) and name.startswith("dfimx-write-"):
+                bar.update(1)
+
+    with _Progress():
+        for lo in range(0, len(todo), batch_regions):
+            dask.compute(*[job(i) for i in todo[lo : lo + batch_regions]])
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def open_result(
+    path: str | os.PathLike,
+    *,
+    allow_incomplete: bool = False,
+    storage_options: StorageOptions = None,
+) -> xr.Dataset:
+    """Open a dfimx store lazily, checking that it is whole.
+
+    Refuses (with :class:`InputError` naming the store) a missing store, an unfinished
+    one unless ``allow_incomplete``, and a damaged one: a variable whose metadata is
+    missing or unreadable, or a variable of a finished store that has disappeared.
+
+    Parameters
+    ----------
+    path
+        Local directory or fsspec URL.
+    allow_incomplete
+        Open a store whose run has not finished (e.g. to inspect it).
+    storage_options
+        fsspec options for URLs.
 
     Examples
     --------
     >>> ds = open_result("out.zarr")  # doctest: +SKIP
+    >>> ds = open_result("s3://bucket/out.zarr", storage_options={"anon": False})  # doctest: +SKIP
     """
     path = str(path)
-    if "://" not in path and not Path(path).exists():
-        raise InputError(f"{path}: store not found")
+    so = dict(storage_options or {}) if is_url(path) else None
     try:
-        ds = xr.open_zarr(path, consolidated=False, zarr_format=3)
+        exists = _exists(path, so)
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: not a readable dfimx Zarr store: {exc}") from exc
+        raise InputError(f"{path}: cannot reach the store: {exc}") from exc
+    if not exists:
+        raise InputError(f"{path}: store not found")
+    import zarr.errors
+
+    try:
+        with warnings.catch_warnings():
+            # an array whose zarr.json is gone is otherwise skipped with a warning
+            warnings.simplefilter("error", zarr.errors.ZarrUserWarning)
+            ds = xr.open_zarr(_zarr_store(path, so, read_only=True), consolidated=False,
+                              zarr_format=3)
+    except zarr.errors.ZarrUserWarning as exc:
+        raise InputError(f"{path}: damaged store: {exc} (its metadata file zarr.json is "
+                         "missing)") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: not a readable dfimx Zarr store: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    expected = ds.attrs.get("dfimx_variables") or []
+    missing = [name for name in expected if name not in ds.variables]
+    if missing:
+        raise InputError(f"{path}: damaged store: variable(s) {missing} are missing")
     if not allow_incomplete and not ds.attrs.get("dfimx_complete", False):
         raise InputError(
             f"{path}: the store is incomplete (the run was interrupted or failed); "
             "rerun with --resume to finish it"
         )
     return ds
+
+
+__all__ = [
+    "REGION_VAR",
+    "is_complete",
+    "is_url",
+    "open_result",
+    "region_status",
+    "write_store",
+    "zarr_seq_chunk",
+]

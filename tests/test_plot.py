@@ -342,7 +342,8 @@ def test_per_base_map(per_base_store):
 
 def test_interaction_summary(store):
     obj = plot.interaction_summary(store, "score", task=0, max_seqs=None)
-    box = obj.BoxWhisker.I
+    box = obj
+    assert isinstance(box, hv.BoxWhisker)
     pairs = list(box.kdims[0].values)
     assert pairs[0] == "GATA \u2192 TAL1"
     tidy = plot.pair_values(store, 0, max_seqs=None)

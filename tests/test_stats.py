@@ -257,11 +257,12 @@ def test_coarse_null_summary_is_conservative_and_bounded():
         assert np.all(c[..., t][ok[..., t]] - exact[..., t][ok[..., t]] <= bound + 1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("limit", [stats.DEFAULT_BH_SUMMARY_SIZE, 16])
 @pytest.mark.parametrize("pool_axis", [None, 1])
-def test_bh_matches_statsmodels(limit, pool_axis):
+def test_bh_matches_statsmodels(limit, pool_axis, dtype):
     rng = np.random.default_rng(8)
-    p = rng.uniform(size=(40, 3)) ** 3
+    p = (rng.uniform(size=(40, 3)) ** 3).astype(dtype)
     p[rng.uniform(size=p.shape) < 0.2] = np.nan
     p[:10] = np.round(p[:10], 2)  # ties
     p[10, :] = 1.0
@@ -269,7 +270,9 @@ def test_bh_matches_statsmodels(limit, pool_axis):
         bh_oracle(p) if pool_axis is None
         else np.stack([bh_oracle(p[:, j]) for j in range(3)], axis=1)
     )
+    want = want.astype(dtype)
     got_np = stats.bh_q_values(p, pool_axis=pool_axis, max_summary_size=limit)
+    assert got_np.dtype == dtype
     np.testing.assert_allclose(got_np, want, rtol=1e-14, atol=0, equal_nan=True)
     for chunks, buckets in (((7, 3), None), ((13, 1), 3), ((40, 3), 5)):
         got = stats.bh_q_values(
@@ -284,10 +287,12 @@ def test_bh_continuous_bucket_path_large():
     rng = np.random.default_rng(9)
     p = np.concatenate([rng.uniform(size=20_000), rng.uniform(size=2_000) * 1e-4])
     p[rng.integers(0, p.size, 500)] = np.nan
-    got = stats.bh_q_values(da.from_array(p, chunks=3_000), max_summary_size=1000).compute()
+    got = stats.bh_q_values(da.from_array(p, chunks=3_000), max_summary_size=1000,
+                            n_buckets=5).compute()
     np.testing.assert_allclose(got, bh_oracle(p), rtol=1e-14, atol=0, equal_nan=True)
     p32 = p.astype(np.float32)  # float32 in, float32 out: statsmodels' q rounded
-    got32 = stats.bh_q_values(da.from_array(p32, chunks=3_000), max_summary_size=1000)
+    got32 = stats.bh_q_values(da.from_array(p32, chunks=3_000), max_summary_size=1000,
+                              n_buckets=5)
     assert got32.dtype == np.float32
     np.testing.assert_array_equal(got32.compute(), bh_oracle(p32).astype(np.float32))
 

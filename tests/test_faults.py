@@ -1,0 +1,144 @@
+"""Faults: a worker killed mid-run, and the ``dfimx run`` process killed then resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import dask
+import numpy as np
+import pandas as pd
+import pytest
+
+import dfimx
+from dfimx import simulate
+from dfimx.export import to_dataframe
+from dfimx.pipeline import compute_dfim
+from dfimx.store import is_complete, open_result, region_status, write_store
+
+N_SEQ, CHUNK = 48, 2
+N_REGIONS = N_SEQ // CHUNK
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """48 simulated sequences of length 200 with their planted elements, and a CNN."""
+    d = tmp_path_factory.mktemp("faults")
+    sim = simulate.simulate_sequences(N_SEQ, 200, seed=5)
+    fasta = d / "seqs.fa"
+    fasta.write_text("".join(f">{i}\n{s}\n" for i, s in zip(sim.seq_ids, sim.sequences,
+                                                              strict=True)))
+    elements = d / "elements.tsv"
+    sim.elements[["seq", "start", "end", "name", "role"]].to_csv(elements, sep="\t", index=False)
+    model = simulate.save_model(simulate.random_cnn(200, seed=2), d / "model.keras")
+    return {"fasta": str(fasta), "elements": str(elements), "model": str(model), "dir": d}
+
+
+def _result(job, **kw):
+    ds = dfimx.plan_elements(dfimx.from_fasta(job["fasta"], chunk_size=CHUNK), job["elements"])
+    return compute_dfim(ds, job["model"], null_draws=6, **kw)
+
+
+def _wait_for_regions(path, at_least, stop, timeout=120.0):
+    """Poll ``region_complete`` until ``at_least`` regions are recorded."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout and not stop():
+        try:
+            done = region_status(path)
+        except Exception:  # noqa: BLE001 - the store may not exist yet
+            done = np.zeros(0, bool)
+        if done.sum() >= at_least:
+            return done
+        time.sleep(0.02)
+    return None
+
+
+def test_worker_killed_mid_run_gives_the_same_table(job, tmp_path):
+    from dfimx.cluster import start_client
+    from dfimx.models import ModelSpec
+
+    with dask.config.set(scheduler="threads"):
+        write_store(_result(job), tmp_path / "calm.zarr", progress=False)
+    calm = to_dataframe(open_result(tmp_path / "calm.zarr"))
+
+    path = tmp_path / "killed.zarr"
+    killed = {}
+    finished = threading.Event()
+    with start_client(workers=2, spec=ModelSpec.from_path(job["model"])) as client:
+        pids = client.run(os.getpid)
+
+        def killer():
+            done = _wait_for_regions(path, 2, finished.is_set)
+            if done is None:
+                return
+            victim = sorted(pids)[0]
+            killed["regions_done"] = int(done.sum())
+            os.kill(pids[victim], signal.SIGKILL)
+            killed["pid"] = pids[victim]
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        try:
+            write_store(_result(job), path, progress=False)
+        finally:
+            finished.set()
+            thread.join()
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+        after = set(client.run(os.getpid).values())
+    assert "pid" in killed, "the run ended before a worker could be killed"
+    assert killed["regions_done"] < N_REGIONS, "the worker was killed after the last region"
+    assert killed["pid"] not in after
+    assert is_complete(path) and region_status(path).all()
+    pd.testing.assert_frame_equal(to_dataframe(open_result(path)), calm)
+
+
+def _cli(job, out, *extra):
+    return [sys.executable, "-m", "dfimx", "run", "--model", job["model"], "--fasta",
+            job["fasta"], "--elements", job["elements"], "-o", str(out), "--chunk-size",
+            str(CHUNK), "--null-draws", "6", "--no-progress", *extra]
+
+
+def _chunk_stamps(path: Path, region: int) -> dict[str, tuple[int, int]]:
+    stamps = {}
+    for name in ("interaction_score", "interaction_profile", "prediction"):
+        for p in (path / name / "c" / str(region)).rglob("*"):
+            if p.is_file():
+                st = p.stat()
+                stamps[str(p)] = (st.st_mtime_ns, st.st_ino)
+    return stamps
+
+
+def test_killed_run_resumes_only_missing_regions(job, tmp_path):
+    from dfimx.cli import main
+
+    path = tmp_path / "run.zarr"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(_cli(job, path), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        done = _wait_for_regions(path, 2, lambda: proc.poll() is not None)
+        assert done is not None, "the run ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    done = region_status(path)
+    assert 2 <= done.sum() < N_REGIONS, done
+    assert not is_complete(path)
+    stamps = {r: _chunk_stamps(path, r) for r in np.flatnonzero(done)}
+    assert all(stamps.values())
+
+    assert main(_cli(job, path, "--resume")[3:]) == 0
+    assert is_complete(path) and region_status(path).all()
+    for r, before in stamps.items():  # regions recorded before the kill were not recomputed
+        assert _chunk_stamps(path, r) == before, f"region {r} was recomputed"
+    assert main(_cli(job, tmp_path / "calm.zarr")[3:]) == 0
+    resumed, calm = open_result(path), open_result(tmp_path / "calm.zarr")
+    pd.testing.assert_frame_equal(to_dataframe(resumed), to_dataframe(calm))
+    for name in ("interaction_profile", "mutant_prediction", "prediction"):
+        np.testing.assert_array_equal(resumed[name].values, calm[name].values, err_msg=name)
