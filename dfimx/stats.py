@@ -87,7 +87,7 @@ _LEVELS: dict[str, tuple[str, ...]] = {
 _FACTORS = ("seq", "task", "distance")
 _SPLIT_EVERY = 8
 #: Default number of p-values per bucket of the exact BH second pass.
-_BUCKET_VALUES = 1 << 23
+_BUCKET_VALUES = 1 << 22
 _SCORE_DIMS = ("seq", "mutation", "response", "task")
 
 
@@ -833,7 +833,7 @@ def bh_q_values(
         from that summary directly; otherwise an exact bucketed second pass is used.
     n_buckets
         Number of buckets of the second pass; each holds about ``m / n_buckets`` values
-        (or one tied value's count if larger). Default: one per 2**23 array elements,
+        (or one tied value's count if larger). Default: one per 2**22 array elements,
         at most one per chunk.
 
     Returns
