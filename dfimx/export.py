@@ -1,5 +1,11 @@
 """The tidy interaction table (DESIGN section 4), written region by region.
 
+Stores of variant scans (``dfimx scan-variants``) get the columns ``variant_chrom``,
+``variant_pos``, ``variant_ref``, ``variant_alt``, ``variant_id``, ``target_kind``
+(``motif`` or ``variant``) and the genome coordinates of the target, ``target_chrom``,
+``target_genome_start``, ``target_genome_end`` (0-based, half-open), after the standard
+columns.
+
 Examples
 --------
 >>> from dfimx.export import export_table     # doctest: +SKIP
@@ -23,6 +29,9 @@ COLUMNS = [
     "prediction", "mutant_prediction",
 ]
 _VARIANT_COLUMNS = ["variant_chrom", "variant_pos", "variant_ref", "variant_alt", "variant_id"]
+#: Store variables of variant scans behind the target_kind / target_chrom /
+#: target_genome_start / target_genome_end columns.
+_VARIANT_TARGETS = ["target_kind", "target_chrom", "target_start", "target_end", "window_start"]
 _LETTERS = np.array(list(BASES) + [""], dtype=object)
 
 
@@ -38,8 +47,7 @@ def _frames(ds: xr.Dataset, rows_per_block: int) -> Iterator[pd.DataFrame]:
                  "mutation_name", "response_start", "response_end", "response_name",
                  "prediction", "mutant_prediction", "seq_id"]
         names += [v for v in ("interaction_p_value", "interaction_q_value") if v in part]
-        names += [v for v in _VARIANT_COLUMNS + ["target_chrom", "target_start_genome",
-                                                 "window_start"] if v in part]
+        names += [v for v in _VARIANT_COLUMNS + _VARIANT_TARGETS if v in part]
         if per_base:
             names.append("seq_onehot")
         part = part[names].compute()
@@ -76,9 +84,15 @@ def _frames(ds: xr.Dataset, rows_per_block: int) -> Iterator[pd.DataFrame]:
         for v in _VARIANT_COLUMNS:
             if v in part:
                 frame[v] = part[v].values[s]
-        if "window_start" in part and "variant_chrom" in part:
+        if "target_kind" in part:
+            frame["target_kind"] = part["target_kind"].values[s, r].astype(object)
+        if "target_start" in part.data_vars and "target_chrom" in part:
+            frame["target_chrom"] = part["target_chrom"].values[s].astype(object)
+            frame["target_genome_start"] = part["target_start"].values[s, r]
+            frame["target_genome_end"] = part["target_end"].values[s, r]
+        elif "window_start" in part and "variant_chrom" in part:
             ws = part["window_start"].values[s]
-            frame["target_chrom"] = part["variant_chrom"].values[s]
+            frame["target_chrom"] = part["variant_chrom"].values[s].astype(object)
             frame["target_genome_start"] = ws + frame["target_start"]
             frame["target_genome_end"] = ws + frame["target_end"]
         yield pd.DataFrame(frame)

@@ -477,6 +477,7 @@ def build_cnn(
     output_name: str = "AandB",
     seed: int = 0,
     pooling: str = "max",
+    head: str = "sigmoid",
 ) -> Any:
     """The small CNN trained by :func:`train_model` (untrained).
 
@@ -509,8 +510,10 @@ def build_cnn(
         hidden, activation="relu", name="hidden",
         kernel_initializer=init.GlorotUniform(seed=seed + 1),
     )(x)
+    if head not in ("sigmoid", "linear"):
+        raise ValueError(f"head must be 'sigmoid' or 'linear', got {head!r}")
     out = keras.layers.Dense(
-        1, activation="sigmoid", name=output_name,
+        1, activation=head, name=output_name,
         kernel_initializer=init.GlorotUniform(seed=seed + 2),
     )(x)
     return keras.Model(inp, out, name="dfimx_sim_cnn")
@@ -530,6 +533,7 @@ def train_model(
     fixed_length: bool = True,
     verbose: int = 0,
     pooling: str = "max",
+    head: str = "sigmoid",
 ) -> Any:
     """Train :func:`build_cnn` on a simulation's labels (the A-and-B rule).
 
@@ -571,12 +575,12 @@ def train_model(
     model = build_cnn(
         sim.length if fixed_length else None,
         n_filters=n_filters, width=width, hidden=hidden, output_name=output_name, seed=seed,
-        pooling=pooling,
+        pooling=pooling, head=head,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
+        loss="binary_crossentropy" if head == "sigmoid" else "mse",
+        metrics=["accuracy"] if head == "sigmoid" else [],
     )
     x = sim.onehot.astype(np.float32)
     y = sim.labels.astype(np.float32)[:, None]

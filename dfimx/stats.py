@@ -1202,8 +1202,8 @@ def _pair_block(
     s_i, m_i, r_i, t_i = np.nonzero(~np.isnan(score))
     frame = pd.DataFrame(
         {
-            "source_name": np.asarray(mname)[s_i, m_i].astype(str),
-            "target_name": np.asarray(rname)[s_i, r_i].astype(str),
+            "source_name": np.asarray(mname)[s_i, m_i].astype(object),
+            "target_name": np.asarray(rname)[s_i, r_i].astype(object),
             "task": tasks[t_i],
         }
     )

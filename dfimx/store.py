@@ -29,6 +29,7 @@ import math
 import os
 import shutil
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -71,13 +72,22 @@ def _zarr_store(path: str, storage_options: StorageOptions, *, read_only: bool) 
     """What zarr and xarray are given: the local path, or an ``FsspecStore`` for a URL."""
     if not is_url(path):
         return _local(path)
-    from zarr.storage import FsspecStore
+    key = (path, json.dumps(dict(storage_options or {}), sort_keys=True, default=str), read_only)
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            from zarr.storage import FsspecStore
 
-    store = FsspecStore.from_url(path, storage_options=dict(storage_options or {}),
-                                 read_only=read_only)
+            store = FsspecStore.from_url(path, storage_options=dict(storage_options or {}),
+                                         read_only=read_only)
+            _STORES[key] = store
     # listings of other processes' writes (workers) must not come from a stale cache
     store.fs.invalidate_cache()
     return store
+
+
+_STORES: dict[tuple[str, str, bool], Any] = {}
+_STORES_LOCK = threading.Lock()
 
 
 def _filesystem(path: str, storage_options: StorageOptions) -> tuple[Any, str]:
@@ -242,17 +252,31 @@ def _write_region(
     hi: int,
     *blocks: np.ndarray,
 ) -> int:
-    """Write one region's blocks, then mark the region done (runs on a worker)."""
-    import zarr
+    """Write one region's blocks, then mark the region done (runs on a worker).
+
+    All arrays of the region are written concurrently (one trip through zarr's event
+    loop; parallel requests on object stores); the mark follows once they are written.
+    """
+    import asyncio
+
+    from zarr.api.asynchronous import open_array
+    from zarr.core.sync import sync
 
     store = _zarr_store(path, storage_options, read_only=False)
-    for name, axis, block in zip(names, axes, blocks, strict=True):
-        arr = zarr.open_array(store, path=name, mode="r+", zarr_format=3)
+
+    async def write_one(name: str, axis: int, block: np.ndarray) -> None:
+        arr = await open_array(store=store, path=name, mode="r+", zarr_format=3)
         index = [slice(None)] * arr.ndim
         index[axis] = slice(lo, hi)
-        arr[tuple(index)] = np.asarray(block).astype(arr.dtype, copy=False)
-    marks = zarr.open_array(store, path=REGION_VAR, mode="r+", zarr_format=3)
-    marks[region] = True
+        await arr.setitem(tuple(index), np.asarray(block).astype(arr.dtype, copy=False))
+
+    async def write_all() -> None:
+        await asyncio.gather(*[write_one(n, a, b) for n, a, b in zip(names, axes, blocks,
+                                                                       strict=True)])
+        marks = await open_array(store=store, path=REGION_VAR, mode="r+", zarr_format=3)
+        await marks.setitem(region, True)
+
+    sync(write_all())
     return region
 
 

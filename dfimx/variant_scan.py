@@ -77,7 +77,7 @@ def _strings(values: np.ndarray) -> np.ndarray:
 
 
 def _targets_block(
-    onehot: np.ndarray,
+    onehot: np.ndarray | None,
     valid: np.ndarray,
     cis_start: np.ndarray,
     cis_end: np.ndarray,
@@ -91,10 +91,10 @@ def _targets_block(
     center: int,
 ) -> dict[str, np.ndarray]:
     """Targets of one chunk of windows: motif hits of the reference window, then cis sites."""
-    n = onehot.shape[0]
+    n = valid.shape[0]
     starts, ends, names, masks, kinds = [], [], [], [], []
     found = np.zeros(n, np.int64)
-    if motifs is not None:
+    if motifs is not None and onehot is not None:
         hits = motif_targets(onehot, motifs, p_value_threshold, exclude_positions=center,
                              max_responses=max_motif_targets, background=background)
         starts.append(hits.start)
@@ -230,7 +230,9 @@ def plan_variant_targets(
             arr = da.from_array(arr, chunks=(chunks,) + arr.shape[1:])
         return list(arr.rechunk((chunks,) + arr.shape[1:]).to_delayed().ravel())
 
-    inputs = [blocks(ds["seq_onehot"]), blocks(ds["window_valid"])]
+    # without motifs the windows themselves are not needed to place the targets
+    onehot_blocks = blocks(ds["seq_onehot"]) if motifs is not None else [None] * len(chunks)
+    inputs = [onehot_blocks, blocks(ds["window_valid"])]
     inputs += [blocks(a) for a in cis_arrays]
     motifs_d = dask.delayed(dict(motifs), pure=True) if motifs is not None else None
     options = dict(motifs=motifs_d, p_value_threshold=float(p_value_threshold),

@@ -1,0 +1,1 @@
+"""dfimx benchmarks: ``python -m bench`` runs them all; each prints ``BENCH`` lines."""

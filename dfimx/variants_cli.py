@@ -1,0 +1,114 @@
+"""The ``dfimx scan-variants`` subcommand (registered by :mod:`dfimx.cli`).
+
+Examples
+--------
+$ dfimx scan-variants --model m.keras --genome hg38.fa --vcf calls.vcf.gz --window 1000 \\
+      --motifs jaspar.meme -o scan.zarr --workers 8
+$ dfimx export scan.zarr -o interactions.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from dfimx.errors import InputError
+
+__all__ = ["add_parser", "cmd_scan_variants"]
+
+
+def cmd_scan_variants(args: argparse.Namespace) -> int:
+    """Run a variant scan from parsed arguments; returns the exit status.
+
+    Examples
+    --------
+    >>> from dfimx.cli import main
+    >>> main(["scan-variants", "--model", "m.keras"])   # doctest: +SKIP
+    2
+    """
+    from dfimx import cli
+    from dfimx.variant_scan import scan_variants
+
+    opts = cli._merge_config(args)
+    for need in ("model", "genome", "vcf", "output"):
+        if not opts.get(need):
+            raise InputError(f"scan-variants: --{need} is required (on the command line or in "
+                             "--config)")
+    opts.setdefault("null_level", "distance")
+    settings = cli._settings_from(opts)
+    path = scan_variants(
+        opts["model"], opts["genome"], opts["vcf"], output=opts["output"],
+        window=opts.get("window"), motifs=opts.get("motifs"),
+        p_value_threshold=float(opts.get("p_value_threshold") or 1e-4),
+        on_ref_mismatch=opts.get("on_ref_mismatch") or "error",
+        max_motif_targets=int(opts.get("max_motif_targets") or 16),
+        max_cis_variants=int(16 if opts.get("max_cis_variants") is None
+                             else opts["max_cis_variants"]),
+        settings=settings, chunk_size=opts.get("chunk_size") or 64,
+        batch_size=opts.get("batch_size") or 256, tasks=opts.get("task"),
+        output_layer=opts.get("output_layer") or "logit",
+        safe_mode=not opts.get("unsafe_model"), workers=opts.get("workers"),
+        scheduler=opts.get("scheduler"), resume=bool(opts.get("resume")),
+        progress=not opts.get("no_progress"), command=cli._command_line(),
+        config=cli._config_attrs(opts),
+    )
+    from dfimx.store import open_result
+
+    summary = open_result(path).attrs.get("variant_read_summary", "")
+    if summary:
+        print(summary)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_parser(sub: Any, common_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add ``scan-variants`` to the subparsers ``sub`` of the ``dfimx`` command.
+
+    Parameters
+    ----------
+    sub
+        The object returned by ``ArgumentParser.add_subparsers``.
+    common_options
+        Adds the options shared with ``dfimx run`` (method, null, execution, ...).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from dfimx.cli import _common_options
+    >>> parser = argparse.ArgumentParser(prog="dfimx")
+    >>> add_parser(parser.add_subparsers(dest="command"), _common_options)
+    >>> args = parser.parse_args(["scan-variants", "--model", "m.keras", "--genome", "g.fa",
+    ...                           "--vcf", "v.vcf", "--window", "200", "-o", "s.zarr"])
+    >>> args.window, args.on_ref_mismatch
+    (200, None)
+    """
+    p = sub.add_parser(
+        "scan-variants",
+        help="DFIM of every SNV of a VCF against nearby motifs and variants -> Zarr store",
+        description="One window of the genome per SNV allele; the source is the variant, the "
+        "targets are the motif hits of --motifs in the reference window and the other VCF "
+        "variants in the window. Null: shuffled flanks with the variant kept in place; "
+        "p-values pooled by source-target distance (default), BH q-values over the scan.",
+    )
+    p.add_argument("--model", default=None, help=".keras, .h5 or SavedModel directory")
+    p.add_argument("--genome", default=None, help="genome FASTA (a .fai index is built if missing)")
+    p.add_argument("--vcf", default=None, help="VCF, plain or bgzipped (SNVs are scanned)")
+    p.add_argument("--window", type=int, default=None,
+                   help="window length centred on each variant (default: the model's input "
+                   "length)")
+    p.add_argument("--motifs", default=None,
+                   help="MEME file: motif hits in the reference window are targets")
+    p.add_argument("--p-value-threshold", type=float, default=None,
+                   help="motif hit threshold (exact p-value, default 1e-4)")
+    p.add_argument("--max-motif-targets", type=int, default=None,
+                   help="motif targets per window, most significant kept (default 16)")
+    p.add_argument("--max-cis-variants", type=int, default=None,
+                   help="other variants per window as targets, nearest kept (default 16; 0: "
+                   "none)")
+    p.add_argument("--on-ref-mismatch", default=None, choices=["error", "skip"],
+                   help="a REF that disagrees with the genome is an error (default) or is "
+                   "skipped and counted")
+    p.add_argument("-o", "--output", default=None, help="output Zarr store")
+    common_options(p)
+    p.set_defaults(func=cmd_scan_variants)
