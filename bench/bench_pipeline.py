@@ -41,7 +41,7 @@ def raw_inputs(inputs, method: str, batch_size: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1024, help="sequences")
+    ap.add_argument("--n", type=int, default=2048, help="sequences")
     ap.add_argument("--method", default="grad_x_input")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--chunk-size", type=int, default=64)

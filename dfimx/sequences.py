@@ -181,19 +181,20 @@ def from_strings(
 
 # --------------------------------------------------------------------------- FASTA
 
-_FASTA_CACHE: dict[tuple[str, float], object] = {}
+_FASTA_CACHE: dict[tuple[str, int, int], object] = {}
 _FASTA_LOCK = threading.Lock()
 
 
 def _open_fasta(path: str):
     import pyfaidx
 
-    key = (path, os.path.getmtime(path))
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
     with _FASTA_LOCK:
         fa = _FASTA_CACHE.get(key)
         if fa is None:
             fa = pyfaidx.Fasta(
-                path, as_raw=True, sequence_always_upper=False, rebuild=False, build_index=True
+                path, as_raw=True, sequence_always_upper=False, rebuild=True, build_index=True
             )
             _FASTA_CACHE[key] = fa
         return fa

@@ -477,12 +477,16 @@ def build_cnn(
     output_name: str = "AandB",
     seed: int = 0,
     pooling: str = "max",
-    head: str = "sigmoid",
+    head: str = "linear",
 ) -> Any:
     """The small CNN trained by :func:`train_model` (untrained).
 
-    ``Conv1D`` (ReLU) → ``GlobalMaxPooling1D`` → ``Dense`` (ReLU) → ``Dense(1)`` with a
-    sigmoid, named ``output_name``: its pre-activation is the logit that dfimx scores.
+    ``Conv1D`` (ReLU) → ``GlobalMaxPooling1D`` → ``Dense`` (ReLU) → ``Dense(1)`` named
+    ``output_name``. With ``head="linear"`` (the default) the output is a regression of the
+    label (an "activity"), so the A-and-B rule must be computed by the hidden layer and
+    shows up in the scored output; with ``head="sigmoid"`` it is a classifier whose logit
+    dfimx scores, and such a classifier may implement AND as an additive logit followed by
+    the sigmoid threshold (then the logit has no interaction to find).
     Every layer is one that DeepLIFT (and the deeplift package) supports.
 
     Examples
@@ -533,7 +537,7 @@ def train_model(
     fixed_length: bool = True,
     verbose: int = 0,
     pooling: str = "max",
-    head: str = "sigmoid",
+    head: str = "linear",
 ) -> Any:
     """Train :func:`build_cnn` on a simulation's labels (the A-and-B rule).
 
@@ -560,7 +564,9 @@ def train_model(
     Returns
     -------
     keras.Model
-        Compiled model with a sigmoid output named ``output_name``.
+        Compiled model with an output named ``output_name`` (linear regression of the
+        label by default, trained with mean squared error; ``head="sigmoid"`` trains a
+        classifier with binary cross-entropy).
 
     Examples
     --------
@@ -606,7 +612,7 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def evaluate(model: Any, sim: Simulation, *, batch_size: int = 256) -> dict[str, float]:
-    """AUROC and accuracy (threshold 0.5) of a sigmoid model on a simulation.
+    """AUROC and accuracy (threshold 0.5) of a model's output on a simulation.
 
     Examples
     --------
@@ -678,6 +684,14 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
     return p
 
 
+def _motif_file_digest() -> str:
+    import hashlib
+
+    from dfimx.motifs import default_motifs_path
+
+    return hashlib.sha256(Path(default_motifs_path()).read_bytes()).hexdigest()[:16]
+
+
 def cached_demo_model(
     path: str | os.PathLike,
     *,
@@ -705,7 +719,8 @@ def cached_demo_model(
     keras = _keras()
     p = Path(path)
     meta = p.with_name(p.name + ".json")
-    settings = {"n": n, "length": length, "seed": seed, "epochs": epochs}
+    settings = {"n": n, "length": length, "seed": seed, "epochs": epochs,
+                "model": "cnn-linear-head", "motifs": _motif_file_digest()}
     if p.exists() and meta.exists():
         try:
             stored = json.loads(meta.read_text())

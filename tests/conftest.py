@@ -76,10 +76,9 @@ def oracle_files(tmp_path_factory, cnn_path):
 
 @pytest.fixture(scope="session")
 def demo_model(tmp_path_factory):
-    """The simulation's A-and-B CNN, trained once per test session (~10 s)."""
+    """The demo's A-and-B CNN (same settings as ``dfimx demo``), trained once per session."""
     from dfimx import simulate
 
-    sim, model = simulate.simulate(n=1500, length=200, seed=0, epochs=10)
     path = tmp_path_factory.mktemp("demo_model") / "model.keras"
-    simulate.save_model(model, path)
+    simulate.cached_demo_model(path)
     return str(path)

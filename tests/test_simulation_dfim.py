@@ -1,8 +1,9 @@
-"""On the project's simulation, DFIM separates the true motif pair from decoy pairs."""
+"""On the project's simulation, DFIM finds the true motif pair and nothing else."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.stats import mannwhitneyu
 
 from dfimx import simulate
@@ -16,22 +17,44 @@ def _auroc(pos, neg):
     return u / (len(pos) * len(neg))
 
 
-def test_true_pair_separated_from_decoys_grad_x_input(demo_model, tmp_path):
+@pytest.fixture(scope="module")
+def heldout(tmp_path_factory):
+    d = tmp_path_factory.mktemp("heldout")
     sim = simulate.simulate_sequences(150, 200, seed=21, id_prefix="t")
-    fasta = sim.to_fasta(tmp_path / "s.fa")
-    elements = sim.elements_tsv(tmp_path / "e.tsv")
-    store = run_dfim(demo_model, str(fasta), elements=str(elements),
-                     output=str(tmp_path / "r.zarr"), method="grad_x_input", null="none",
-                     progress=False, chunk_size=50)
-    df = to_dataframe(open_result(store))
+    return sim, str(sim.to_fasta(d / "s.fa")), str(sim.elements_tsv(d / "e.tsv"))
+
+
+def _is_true_pair(df, sim):
     a, b = sim.true_pair_names
-    true = ((df.source_name == a) & (df.target_name == b)) | (
+    return ((df.source_name == a) & (df.target_name == b)) | (
         (df.source_name == b) & (df.target_name == a))
+
+
+def test_true_pair_separated_from_decoys_grad_x_input(demo_model, heldout, tmp_path):
+    sim, fasta, elements = heldout
+    store = run_dfim(demo_model, fasta, elements=elements, output=str(tmp_path / "r.zarr"),
+                     method="grad_x_input", null="none", progress=False, chunk_size=50)
+    df = to_dataframe(open_result(store))
+    true = _is_true_pair(df, sim)
     assert true.sum() > 50 and (~true).sum() > 50
     auc = _auroc(df.score[true].to_numpy(), df.score[~true].to_numpy())
     assert auc >= 0.95, auc
-    # and each true pair's median is above every decoy pair's median
+    # each direction of the true pair has a larger median than any decoy pair
     med = df.groupby(["source_name", "target_name"]).score.median()
-    true_meds = [med[(a, b)], med[(b, a)]]
+    a, b = sim.true_pair_names
     decoy_meds = med.drop([(a, b), (b, a)])
-    assert min(true_meds) > np.abs(decoy_meds).max()
+    assert min(med[(a, b)], med[(b, a)]) > np.abs(decoy_meds).max()
+
+
+def test_default_settings_power_and_false_discoveries(demo_model, heldout, tmp_path):
+    """Defaults (DeepLIFT, GC reference, dinucleotide null): true pairs significant."""
+    sim, fasta, elements = heldout
+    store = run_dfim(demo_model, fasta, elements=elements, output=str(tmp_path / "d.zarr"),
+                     progress=False, chunk_size=50)
+    ds = open_result(store)
+    assert ds.attrs["method"] == "deeplift" and ds.attrs["reference"] == "gc"
+    df = to_dataframe(ds)
+    true = _is_true_pair(df, sim)
+    significant = df.q_value < 0.05
+    assert significant[true].mean() >= 0.9, significant[true].mean()
+    assert significant[~true].mean() <= 0.05, significant[~true].mean()

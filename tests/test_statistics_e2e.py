@@ -1,0 +1,71 @@
+"""p- and q-values of whole runs: no false discoveries, calibration, invariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import kstest
+
+from conftest import onehot_strings, random_onehot
+from dfimx import simulate
+from dfimx.sequences import from_strings
+from dfimx.api import run_dfim
+from dfimx.export import to_dataframe
+from dfimx.store import open_result
+
+
+def _random_elements(ids, length, rng, n_el=4, width=8):
+    rows = []
+    slots = np.arange(0, length - width, length // n_el)
+    for sid in ids:
+        for k, start in enumerate(slots[:n_el]):
+            s = int(start + rng.integers(0, length // n_el - width))
+            rows.append((sid, s, s + width, f"el{k}"))
+    return pd.DataFrame(rows, columns=["seq", "start", "end", "name"])
+
+
+def test_additive_model_gives_no_discoveries(tmp_path):
+    sim = simulate.simulate_sequences(60, 200, seed=5, min_gap=14, id_prefix="add")
+    model = simulate.additive_model(200)
+    store = run_dfim(model, from_strings(sim.sequences, ids=sim.seq_ids), elements=sim.elements, progress=False,
+                     output=str(tmp_path / "add.zarr"), chunk_size=20)
+    df = to_dataframe(open_result(store))
+    assert len(df) > 300
+    assert (df.q_value < 0.05).sum() == 0
+    assert df.score.abs().max() < 1e-3 * max(1.0, df.prediction.abs().max())
+
+
+@pytest.fixture(scope="module")
+def calibration_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("calib")
+    model = simulate.random_cnn(120, seed=3)
+    x = random_onehot(150, 120, seed=11)
+    ids = [f"r{i}" for i in range(len(x))]
+    elements = _random_elements(ids, 120, np.random.default_rng(2))
+    store = run_dfim(model, from_strings(onehot_strings(x), ids=ids, chunk_size=50),
+                     elements=elements, progress=False, output=str(d / "calib.zarr"),
+                     null_draws=8)
+    return to_dataframe(open_result(store)), x, ids, elements, model
+
+
+def test_random_cnn_on_iid_sequences_is_calibrated(calibration_run):
+    df, *_ = calibration_run
+    p = df.p_value.to_numpy()
+    assert len(p) > 1000
+    # empirical p-values are discrete: compare their CDF with the uniform at its steps
+    assert kstest(p, "uniform").pvalue > 0.01 or np.abs(
+        np.mean(p[:, None] <= np.linspace(0.05, 1, 20)) - np.linspace(0.05, 1, 20)).max() < 0.05
+    for alpha in (0.01, 0.05, 0.1):
+        assert (p <= alpha).mean() <= alpha * 1.5 + 0.01
+    assert (df.q_value < 0.05).mean() <= 0.05
+
+
+def test_p_and_q_values_do_not_depend_on_chunks_or_workers(calibration_run, tmp_path):
+    df, x, ids, elements, model = calibration_run
+    store = run_dfim(model, from_strings(onehot_strings(x), ids=ids, chunk_size=37),
+                     elements=elements, progress=False, output=str(tmp_path / "c2.zarr"),
+                     null_draws=8)
+    other = to_dataframe(open_result(store))
+    for col in ("score", "p_value", "q_value"):
+        np.testing.assert_array_equal(df[col].to_numpy(), other[col].to_numpy(), err_msg=col)
