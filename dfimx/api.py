@@ -41,14 +41,16 @@ def plan_dataset(
     return mutations.plan_scan(ds, start, end)
 
 
-def statistics_pass(path: str, settings: Settings) -> None:
+def statistics_pass(
+    path: str, settings: Settings, *, storage_options: dict[str, Any] | None = None
+) -> None:
     """Add p-values and q-values from the stored null to the store at ``path``."""
     import zarr
 
     from dfimx import stats
     from dfimx.store import open_result
 
-    ds = open_result(path, allow_incomplete=True)
+    ds = open_result(path, allow_incomplete=True, storage_options=storage_options)
     if "null_interaction_score" not in ds:
         return
     ds = stats.add_p_values(ds, pvalue=settings.pvalue, level=settings.null_level)
@@ -57,9 +59,10 @@ def statistics_pass(path: str, settings: Settings) -> None:
         ["task", "base"], errors="ignore")
     for v in new.variables.values():
         v.encoding = {}
-    new.to_zarr(path, mode="a", zarr_format=3, consolidated=False)
+    new.to_zarr(path, mode="a", zarr_format=3, consolidated=False,
+                storage_options=storage_options)
     if not settings.keep_null:
-        group = zarr.open_group(path, mode="r+")
+        group = zarr.open_group(path, mode="r+", storage_options=storage_options)
         del group["null_interaction_score"]
 
 
@@ -84,6 +87,7 @@ def run_dfim(
     progress: bool = True,
     command: str | None = None,
     config: dict[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> str:
     """Sequences + plan + model -> a finished Zarr store (with p/q-values when a null is run).
@@ -95,10 +99,12 @@ def run_dfim(
     sequences_input
         FASTA path, list of strings, one-hot array or a sequence dataset.
     output
-        Zarr store to write.
+        Zarr store to write: a path or an fsspec URL (``s3://bucket/run.zarr``).
     workers, scheduler
         Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to an
         existing scheduler; with neither, the active Dask scheduler is used.
+    storage_options
+        fsspec options for a remote ``output`` (credentials, endpoint).
     **options
         :class:`dfimx.pipeline.Settings` fields (``method``, ``reference``, ...).
 
@@ -131,5 +137,6 @@ def run_dfim(
     with ctx:
         return write_store(
             result, output, resume=resume, progress=progress,
-            finalize=lambda p: statistics_pass(p, settings),
+            finalize=lambda p: statistics_pass(p, settings, storage_options=storage_options),
+            storage_options=storage_options,
         )

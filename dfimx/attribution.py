@@ -289,10 +289,13 @@ def predict_batched(scorer: Any, X: np.ndarray, *, batch_size: int = 256) -> np.
     (3, 2)
     """
     X = np.asarray(X, dtype=np.float32)
+    network = scorer.network
+    fn = _cached(network, ("predict",), lambda: _tf().function(
+        lambda x: network(x, training=False), reduce_retracing=True))
     out = np.empty((len(X), scorer.n_tasks), dtype=np.float32)
     for sl in _batches(len(X), batch_size):
         b = sl.stop - sl.start
-        out[sl] = scorer.network(_pad_rows(X[sl], batch_size), training=False).numpy()[:b]
+        out[sl] = fn(_tf().constant(_pad_rows(X[sl], batch_size))).numpy()[:b]
     return out
 
 

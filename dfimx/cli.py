@@ -29,7 +29,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     d = Settings()
     g = p.add_argument_group("method")
     g.add_argument("--method", default=None, help=f"attribution method (default {d.method})")
-    g.add_argument("--reference", default=None, help="zeros, gc or dinuc (default: gc for deeplift, dinuc for deepshap, "
+    g.add_argument("--reference", default=None,
+                   help="zeros, gc or dinuc (default: gc for deeplift, dinuc for deepshap, "
                    "zeros otherwise)")
     g.add_argument("--n-references", type=int, default=None,
                    help=f"references per sequence for dinuc/deepshap (default {d.n_references})")

@@ -17,6 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 REDUCTIONS = ("sum", "abs_sum", "max_abs")
+#: Scores smaller than this fraction of the magnitudes they are computed from are float32
+#: round-off, not interactions, and are set to exactly 0 (in real and null runs alike).
+ROUND_OFF_TOLERANCE = 1e-5
 #: Bytes of the (B, R, L, T) temporary allowed for ``max_abs`` before splitting.
 _MAX_TEMP = 64 << 20
 
@@ -76,6 +79,23 @@ def reduce_scores(
             out[sl] = vals.max(axis=2)
     out[empty] = np.nan
     return out
+
+
+def zero_round_off(scores: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Set ``|scores| <= ROUND_OFF_TOLERANCE * scale`` to 0 (in place) and return them.
+
+    ``scale`` is the magnitude the score is a difference of (e.g. the summed absolute
+    importance of the target in the original and the mutant): float32 differences below
+    that fraction of it are round-off.
+
+    Examples
+    --------
+    >>> zero_round_off(np.array([1e-7, 0.5]), np.array([1.0, 1.0])).tolist()
+    [0.0, 0.5]
+    """
+    small = np.abs(scores) <= ROUND_OFF_TOLERANCE * scale
+    scores[small] = 0.0
+    return scores
 
 
 def overlaps(

@@ -275,6 +275,9 @@ def _dfim_arrays(
         imp = imp.reshape((len(si), kd) + imp.shape[1:]).mean(axis=1)
         delta = maps.mask_source(imp0[si] - imp, starts, ends)
         sc = maps.reduce_scores(delta, resp_start[si], resp_end[si], settings.score)
+        scale = maps.reduce_scores(np.abs(imp0[si]) + np.abs(imp), resp_start[si],
+                                   resp_end[si], "abs_sum")
+        sc = maps.zero_round_off(sc, scale)
         sc[~valid[si, mi]] = np.nan
         scores[si, mi] = sc
         if full:
@@ -307,6 +310,8 @@ def _element_epistasis(
         target_mask=resp_mask_from(valid), replacement=settings.mutation, gc=settings.gc,
         batch_size=batch_size,
     ).astype(np.float32)
+    f0 = np.abs(predict_batched(scorer, X, batch_size=batch_size))  # (n, T)
+    scores = maps.zero_round_off(scores, 4.0 * f0[:, None, None, :] + np.abs(scores))
     scores[~valid] = np.nan
     out: dict[str, np.ndarray] = {"interaction_score": scores}
     if full:

@@ -168,7 +168,8 @@ def _stringify(ds: xr.Dataset) -> xr.Dataset:
     """Object-string variables in memory, so Zarr writes variable-length strings."""
     out = ds.copy()
     for name, var in ds.variables.items():
-        if var.dtype.kind in "OUT":
+        # dask-backed strings (e.g. names found on the workers) are written region by region
+        if var.dtype.kind in "OUT" and not isinstance(var.data, da.Array):
             out[name] = var.copy(data=np.asarray(var.values, dtype=object).astype(str)
                                  .astype(object))
     return out

@@ -505,7 +505,10 @@ def read_variant_table(
                 f"{genome}, which has {genome_ref!r} there"
             )
             if on_ref_mismatch == "error":
-                raise InputError(message + " (use on_ref_mismatch='skip' to skip such records)")
+                raise InputError(
+                    message + " (--on-ref-mismatch skip, or on_ref_mismatch='skip' in Python, "
+                    "skips such records)"
+                )
             keep[row] = False
             report.skipped_ref_mismatch += 1
             if len(report.ref_mismatch_examples) < 5:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import onehot_strings, random_onehot
 from scipy.stats import kstest
 
-from conftest import onehot_strings, random_onehot
 from dfimx import simulate
-from dfimx.sequences import from_strings
 from dfimx.api import run_dfim
 from dfimx.export import to_dataframe
+from dfimx.sequences import from_strings
 from dfimx.store import open_result
 
 
@@ -28,18 +28,33 @@ def _random_elements(ids, length, rng, n_el=4, width=8):
 def test_additive_model_gives_no_discoveries(tmp_path):
     sim = simulate.simulate_sequences(60, 200, seed=5, min_gap=14, id_prefix="add")
     model = simulate.additive_model(200)
-    store = run_dfim(model, from_strings(sim.sequences, ids=sim.seq_ids), elements=sim.elements, progress=False,
-                     output=str(tmp_path / "add.zarr"), chunk_size=20)
+    seqs = from_strings(sim.sequences, ids=sim.seq_ids, chunk_size=20)
+    store = run_dfim(model, seqs, elements=sim.elements, progress=False,
+                     output=str(tmp_path / "add.zarr"))
     df = to_dataframe(open_result(store))
     assert len(df) > 300
     assert (df.q_value < 0.05).sum() == 0
     assert df.score.abs().max() < 1e-3 * max(1.0, df.prediction.abs().max())
 
 
+def _smooth_random_cnn(length: int, seed: int):
+    """A random nonlinear CNN whose scores are never exactly zero (smooth activations)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((length, 4))
+    h = keras.layers.Conv1D(8, 7, padding="same", activation="elu")(inp)
+    h = keras.layers.AveragePooling1D(4)(h)
+    h = keras.layers.Conv1D(8, 5, padding="same", activation="tanh")(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(16, activation="softplus")(h)
+    return keras.Model(inp, keras.layers.Dense(1)(h))
+
+
 @pytest.fixture(scope="module")
 def calibration_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("calib")
-    model = simulate.random_cnn(120, seed=3)
+    model = _smooth_random_cnn(120, seed=3)
     x = random_onehot(150, 120, seed=11)
     ids = [f"r{i}" for i in range(len(x))]
     elements = _random_elements(ids, 120, np.random.default_rng(2))
@@ -53,9 +68,7 @@ def test_random_cnn_on_iid_sequences_is_calibrated(calibration_run):
     df, *_ = calibration_run
     p = df.p_value.to_numpy()
     assert len(p) > 1000
-    # empirical p-values are discrete: compare their CDF with the uniform at its steps
-    assert kstest(p, "uniform").pvalue > 0.01 or np.abs(
-        np.mean(p[:, None] <= np.linspace(0.05, 1, 20)) - np.linspace(0.05, 1, 20)).max() < 0.05
+    assert kstest(p, "uniform").pvalue > 0.01
     for alpha in (0.01, 0.05, 0.1):
         assert (p <= alpha).mean() <= alpha * 1.5 + 0.01
     assert (df.q_value < 0.05).mean() <= 0.05
