@@ -28,7 +28,7 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     2
     """
     from dfimx import cli
-    from dfimx.variant_scan import scan_variants
+    from dfimx.variant_scan import DEFAULT_VARIANT_METHOD, scan_variants
 
     opts = cli._merge_config(args)
     for need in ("model", "genome", "vcf", "output"):
@@ -36,6 +36,7 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
             raise InputError(f"scan-variants: --{need} is required (on the command line or in "
                              "--config)")
     opts.setdefault("null_level", "distance")
+    opts.setdefault("method", DEFAULT_VARIANT_METHOD)
     settings = cli._settings_from(opts)
     path = scan_variants(
         opts["model"], opts["genome"], opts["vcf"], output=opts["output"],

@@ -85,7 +85,7 @@ def test_profile_mask_at_window_edges(oracle_files, tmp_path):
     out = tmp_path / "r.zarr"
     assert main(["run", "--model", oracle_files["model"], "--fasta", oracle_files["fasta"],
                  "--elements", oracle_files["elements"], "-o", str(out), "--null", "none",
-                 "--no-progress"]) == 0
+                 "--method", "grad_x_input", "--no-progress"]) == 0
     ds = open_result(out)
     logit = _logit_fn(oracle_files["model"])
     prof = ds.interaction_profile.values[..., 0]  # (seq, mutation, position)
@@ -106,7 +106,8 @@ def test_per_base_scan_matches_explicit_substitutions(oracle_files, tmp_path):
     table = tmp_path / "scan.tsv"
     # window [0, 4) starts at the sequence edge
     assert main(["run", "--model", oracle_files["model"], "--fasta", oracle_files["fasta"],
-                 "--scan", "0:4", "-o", str(out), "--null", "none", "--no-progress"]) == 0
+                 "--scan", "0:4", "-o", str(out), "--null", "none", "--method", "grad_x_input",
+                 "--no-progress"]) == 0
     assert main(["export", str(out), "-o", str(table)]) == 0
     df = pd.read_csv(table, sep="\t")
     assert "target_base" in df.columns

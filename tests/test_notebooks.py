@@ -75,35 +75,35 @@ def test_notebook_is_stored_without_outputs(name):
 def test_embedded_motifs_notebook(kernel_path, tmp_path):
     res = run_notebook("01_embedded_motifs.ipynb", tmp_path)
     assert res["heldout_auroc"] > 0.9
-    # the true pair ranks first with both attribution methods
-    assert res["top_pair_grad_x_input"] == res["true_pair"]
-    assert res["top_pair_deeplift"] == res["true_pair"]
-    assert res["true_pair_significant_grad_x_input"] > 0.15
-    assert res["other_pairs_significant_grad_x_input"] < 0.1
-    # DFIM ranks the pairs like the exact double-mutant epistasis
-    assert res["spearman_epistasis_grad_x_input"] > 0.3
-    assert res["spearman_epistasis_deeplift"] > 0.3
+    for method in ("deeplift", "grad_x_input"):
+        # the true pair ranks first, most of its tests are significant, few others are
+        assert res[f"top_pair_{method}"] == res["true_pair"]
+        assert res[f"true_pair_significant_{method}"] > 0.5
+        assert res[f"other_pairs_significant_{method}"] < 0.05
+        # DFIM ranks the pairs like the exact double-mutant epistasis
+        assert res[f"spearman_epistasis_{method}"] > 0.3
     assert list(tmp_path.iterdir()) == []
 
 
 def test_per_base_map_notebook(kernel_path, tmp_path):
     res = run_notebook("02_per_base_map.ipynb", tmp_path)
     start, end = res["window"]
-    assert res["motif"][0] > start and res["motif"][1] < end
-    # the bases of the site interact with each other far more than background bases
-    assert res["motif_motif"] > 3 * res["flank_flank"]
-    assert res["motif_motif"] > res["flank_motif"]
-    # without the partner, the site still interacts with itself; the flanks much less
-    assert res["control_motif_motif"] > 3 * res["control_flank_motif"]
-    assert res["control_flank_motif"] < res["flank_motif"]
+    assert start < res["motif"][0] < res["motif"][1] < end
+    # the bases of the site interact with each other far more than with the flanks
+    assert res["motif_motif"] > 5 * res["flank_flank"]
+    assert res["motif_motif"] > 5 * res["flank_motif"]
+    assert res["significant_tests"] > 0
+    assert res["significant_in_motif"] >= 0.8 * res["significant_tests"]
+    # without the partner motif the site's interactions fade
+    assert res["control_motif_motif"] < 0.5 * res["motif_motif"]
     assert list(tmp_path.iterdir()) == []
 
 
 def test_variant_scan_notebook(kernel_path, tmp_path):
     res = run_notebook("03_variant_scan.ipynb", tmp_path)
     assert res["variants"] == 56
-    # variants breaking one motif of the pair interact with the partner, nothing else does
-    assert res["partner_significant"] >= res["partner_tests"] // 4
-    assert res["other_significant"] <= max(1, res["other_tests"] // 10)
+    # variants breaking one motif of the pair interact with the partner; little else does
+    assert res["partner_significant"] >= 0.5 * res["partner_tests"]
+    assert res["other_significant"] <= 0.25 * res["other_tests"]
     assert res["top_variant_design"] == "pair"
     assert list(tmp_path.iterdir()) == []

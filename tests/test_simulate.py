@@ -227,7 +227,7 @@ def test_auroc():
 
 
 def _logit(model, x: np.ndarray) -> np.ndarray:
-    """Pre-activation of the sigmoid output, computed from the layer below it."""
+    """Pre-activation of the output layer, computed from the layer below it."""
     import keras
 
     last = model.layers[-1]
@@ -248,7 +248,8 @@ def test_trained_model_learns_the_and_rule(trained):
     model, seconds = trained
     assert seconds < 60
     assert model.layers[-1].name == "AandB"
-    assert model.layers[-1].activation.__name__ == "sigmoid"
+    # a regression of the label: the AND must live in the network, not in a sigmoid
+    assert model.layers[-1].activation.__name__ == "linear"
     assert model.output_shape == (None, 1)
     test = simulate_sequences(n=1000, seed=1, id_prefix="heldout")
     metrics = evaluate(model, test)
@@ -288,7 +289,8 @@ def test_trained_model_has_pair_epistasis(trained):
             )
     epi = _epistasis(_logit(model, np.concatenate(batch))).reshape(-1, 2)
     pair_epi, decoy_epi = epi[:, 0], epi[:, 1]
-    assert np.median(pair_epi) > 1.0
+    # the output is a regression of the 0/1 label: exact AND epistasis would be 1
+    assert np.median(pair_epi) > 0.7
     assert np.median(pair_epi) > 4 * np.median(np.abs(decoy_epi))
 
 

@@ -16,9 +16,8 @@ from dfimx.store import is_complete, open_result
 from dfimx.variant_scan import scan_variants
 
 WINDOW = 200  # the input length of the conftest ``demo_model``
-# The quickly trained model (n=1500, 10 epochs) encodes A-and-B as an additive logit and a
-# sigmoid: the interaction lives in the output, so the truth checks score the output.
-TRUTH_OPTIONS = {"method": "deeplift", "output_layer": "output"}
+# the truth checks run with the defaults of scan-variants
+TRUTH_OPTIONS: dict = {}
 
 
 @pytest.fixture(scope="module")
