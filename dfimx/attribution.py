@@ -220,6 +220,81 @@ def _gradient_fn(scorer: Any) -> Any:
     return _cached(network, ("gradient", n_tasks), build)
 
 
+def _gradient_output_fn(scorer: Any) -> Any:
+    """Compiled ``X -> (gradients (N, L, 4, T), outputs (N, T))`` in one pass."""
+    network = scorer.network
+    n_tasks = scorer.n_tasks
+
+    def build():
+        tf = _tf()
+
+        @tf.function(reduce_retracing=True)
+        def fn(x):
+            with tf.GradientTape(persistent=n_tasks > 1) as tape:
+                tape.watch(x)
+                y = network(x, training=False)
+                ys = [tf.reduce_sum(y[:, t]) for t in range(n_tasks)]
+            return tf.stack([tape.gradient(yt, x) for yt in ys], axis=-1), y
+
+        return fn
+
+    return _cached(network, ("gradient+output", n_tasks), build)
+
+
+def gradients_and_outputs(
+    scorer: Any, X: np.ndarray, *, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """Input gradients ``(N, L, 4, T)`` and scored outputs ``(N, T)`` from one pass."""
+    fn = _gradient_output_fn(scorer)
+    X = np.asarray(X, dtype=np.float32)
+    grads = np.empty(X.shape + (scorer.n_tasks,), dtype=np.float32)
+    outs = np.empty((len(X), scorer.n_tasks), dtype=np.float32)
+    for sl in _batches(len(X), batch_size):
+        b = sl.stop - sl.start
+        g, y = fn(_tf().constant(_pad_rows(X[sl], batch_size)))
+        grads[sl], outs[sl] = g.numpy()[:b], y.numpy()[:b]
+    return grads, outs
+
+
+def attribute_and_predict(
+    method: str,
+    scorer: Any,
+    X: np.ndarray,
+    *,
+    references: np.ndarray | None = None,
+    batch_size: int = 256,
+    **opts: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Attributions ``(N, L, 4, T)`` and scored outputs ``(N, T)`` of ``X``.
+
+    Gradient, gradient x input, DeepLIFT and DeepSHAP take the outputs from the forward
+    pass of the attribution itself; other methods run one more forward pass.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from dfimx.models import build_scorer
+    >>> inp = keras.Input((5, 4)); out = keras.layers.Dense(1)(keras.layers.Flatten()(inp))
+    >>> s = build_scorer(keras.Model(inp, out)); X = np.ones((2, 5, 4), "float32")
+    >>> imp, y = attribute_and_predict("grad_x_input", s, X)
+    >>> bool(np.allclose(y, predict_batched(s, X), atol=1e-6))
+    True
+    """
+    X = np.asarray(X, np.float32)
+    if method in ("gradient", "grad_x_input"):
+        grads, y = gradients_and_outputs(scorer, X, batch_size=batch_size)
+        return (grads * X[..., None] if method == "grad_x_input" else grads), y
+    if method == "deeplift" or (method == "deepshap" and references is not None):
+        if method == "deepshap":
+            opts.setdefault("maxpool", "exact")
+        return deeplift_scores(scorer, X, references, batch_size=batch_size,
+                               **_pick(opts, "maxpool", "debug"), method=method,
+                               return_outputs=True)
+    imp = METHODS[method].kernel(scorer, X, references=references, batch_size=batch_size,
+                                 **opts)
+    return imp, predict_batched(scorer, X, batch_size=batch_size)
+
+
 def _rules_fn(scorer: Any, rules: Any, paired: bool) -> Any:
     """Compiled ``z -> (multipliers of the first half or all of z, outputs)``.
 
@@ -337,7 +412,8 @@ def deeplift_scores(
     maxpool: str = "gradient",
     debug: bool | None = None,
     method: str = "deeplift",
-) -> np.ndarray:
+    return_outputs: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Native DeepLIFT (Rescale rule) contributions ``(N, L, 4, T)``, averaged over K.
 
     Parameters
@@ -357,6 +433,8 @@ def deeplift_scores(
     debug
         Warn when summation-to-delta is violated (default: env ``DFIMX_DEBUG``); the largest
         violation is always available from :func:`last_summation_delta_violation`.
+    return_outputs
+        Also return the scored outputs ``f(x)`` ``(N, T)`` of the same forward pass.
 
     Examples
     --------
@@ -380,6 +458,7 @@ def deeplift_scores(
     xp = np.repeat(X, k, axis=0)
     rp = refs.reshape((n * k,) + X.shape[1:])
     out = np.empty(xp.shape + (scorer.n_tasks,), np.float32)
+    fx = np.empty((len(xp), scorer.n_tasks), np.float32)
     worst_abs = worst_rel = 0.0
     tf = _tf()
     for sl in _batches(len(xp), batch_size):
@@ -390,10 +469,14 @@ def deeplift_scores(
         contrib = mult.numpy()[:b] * diff[..., None]
         out[sl] = contrib
         y = y.numpy()
+        fx[sl] = y[:b]
         a_err, r_err = summation_delta_violation(contrib, y[:b], y[len(xb):len(xb) + b])
         worst_abs, worst_rel = max(worst_abs, a_err), max(worst_rel, r_err)
     _record(method, worst_abs, worst_rel, len(xp), _debug_enabled(debug))
-    return out.reshape((n, k) + out.shape[1:]).mean(axis=1)
+    scores = out.reshape((n, k) + out.shape[1:]).mean(axis=1)
+    if return_outputs:
+        return scores, fx.reshape(n, k, -1)[:, 0]
+    return scores
 
 
 @register_method(

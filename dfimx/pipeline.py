@@ -237,7 +237,7 @@ def _dfim_arrays(
     X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid, *,
     scorer, method, settings: Settings, batch_size: int, full: bool,
 ) -> dict[str, np.ndarray]:
-    from dfimx.attribution import predict_batched
+    from dfimx.attribution import attribute_and_predict
 
     n, length, _ = X.shape
     m, r, t = mut_start.shape[1], resp_start.shape[1], scorer.n_tasks
@@ -247,11 +247,19 @@ def _dfim_arrays(
                                   full=full)
     opts = dict(settings.method_options)
     refs = _references(X, ids, settings, method.uses_reference)
-    imp0 = method.kernel(scorer, X, references=refs, batch_size=batch_size, **opts)
+
+    def attribute(inputs, references):
+        if full:  # the scored outputs come from the attribution's own forward pass
+            return attribute_and_predict(method.name, scorer, inputs, references=references,
+                                         batch_size=batch_size, **opts)
+        return method.kernel(scorer, inputs, references=references, batch_size=batch_size,
+                             **opts), None
+
+    imp0, pred0 = attribute(X, refs)
     scores = np.full((n, m, r, t), np.nan, np.float32)
     out: dict[str, np.ndarray] = {"interaction_score": scores}
     if full:
-        out["prediction"] = predict_batched(scorer, X, batch_size=batch_size)
+        out["prediction"] = pred0
         out["mutant_prediction"] = np.full((n, m, t), np.nan, np.float32)
         out["interaction_profile"] = np.full((n, m, length, t), np.nan, np.float32)
         if settings.keep_importance:
@@ -271,7 +279,7 @@ def _dfim_arrays(
         )
         flat = mutants.reshape((-1, length, 4))
         mrefs = None if refs is None else np.repeat(refs[si], kd, axis=0)
-        imp = method.kernel(scorer, flat, references=mrefs, batch_size=batch_size, **opts)
+        imp, pred = attribute(flat, mrefs)
         imp = imp.reshape((len(si), kd) + imp.shape[1:]).mean(axis=1)
         delta = maps.mask_source(imp0[si] - imp, starts, ends)
         sc = maps.reduce_scores(delta, resp_start[si], resp_end[si], settings.score)
@@ -281,7 +289,6 @@ def _dfim_arrays(
         sc[~valid[si, mi]] = np.nan
         scores[si, mi] = sc
         if full:
-            pred = predict_batched(scorer, flat, batch_size=batch_size)
             out["mutant_prediction"][si, mi] = pred.reshape(len(si), kd, t).mean(axis=1)
             out["interaction_profile"][si, mi] = maps.profile(delta, starts, ends)
             if settings.keep_delta:
