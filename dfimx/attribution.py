@@ -8,7 +8,7 @@ Methods: ``gradient``, ``grad_x_input``, ``integrated_gradients`` (expected IG w
 several references are given), ``deeplift`` (Rescale rule), ``deepshap`` (DeepLIFT
 averaged over dinucleotide-shuffled references), ``guided_backprop``, ``ism`` and the
 deeplift-package backends ``deeplift-package:rescale``, ``deeplift-package:revealcancel``
-and ``deeplift-package:genomics_default``.  See ``docs/attribution.md``.
+and ``deeplift-package:genomics_default``.  See the README, "Attribution methods".
 
 Examples
 --------

@@ -5,7 +5,8 @@ whatever scheduler is active.  Workers run one task thread each; TensorFlow insi
 worker gets the cores that worker has (``cores // workers`` on a local cluster, the
 process's CPU affinity — what SLURM/PBS give the job — on a connected one, or
 ``DFIMX_TF_THREADS``).  Nothing here hides GPUs: TensorFlow uses the GPU(s) a worker
-sees; give each worker one GPU with ``CUDA_VISIBLE_DEVICES`` (see ``docs/scale.md``).
+sees; give each worker one GPU with ``CUDA_VISIBLE_DEVICES`` (see the README, "Running
+dfimx at scale").
 
 Examples
 --------
