@@ -150,10 +150,13 @@ def _command_line() -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from dfimx.export import export_table
+    from dfimx.export import export_table, write_pair_summary
 
     rows = export_table(args.store, args.output)
     print(f"wrote {rows} rows to {args.output}")
+    summary = write_pair_summary(args.store, args.output)
+    if summary is not None:
+        print(f"wrote the pair summary to {summary}")
     return 0
 
 

@@ -35,9 +35,8 @@ def run_demo(
     """Run the demo into ``output`` and return the paths it wrote."""
     from dfimx import simulate
     from dfimx.api import run_dfim
-    from dfimx.export import export_table
+    from dfimx.export import export_table, write_pair_summary
     from dfimx.pipeline import Settings
-    from dfimx.stats import pair_summary
     from dfimx.store import open_result
 
     out = Path(output)
@@ -65,11 +64,10 @@ def run_demo(
     ds = open_result(store)
     table = out / "interactions.tsv"
     rows = export_table(ds, table)
-    summary = pair_summary(ds)
-    summary = summary.sort_values("median_score", ascending=False, key=abs)
-    summary.to_csv(out / "pair_summary.tsv", sep="\t", index=False)
-    echo(f"[4/5] {rows} interactions -> {table}")
-    paths = {"store": store, "table": table, "summary": out / "pair_summary.tsv"}
+    summary_path = write_pair_summary(ds, table)
+    summary = pd.read_csv(summary_path, sep="\t")
+    echo(f"[4/5] {rows} interactions -> {table}, summary per pair -> {summary_path}")
+    paths = {"store": store, "table": table, "summary": Path(summary_path)}
     try:
         from dfimx.report import write_report
     except ImportError:  # pragma: no cover - report module is part of the package

@@ -144,3 +144,29 @@ def export_table(
             fh.write(sep.join(COLUMNS) + "\n")
     os.replace(tmp, out)
     return rows
+
+
+def write_pair_summary(
+    store: str | os.PathLike | xr.Dataset, table_path: str | os.PathLike
+) -> str | None:
+    """Write ``<table stem>.pair_summary.tsv`` beside the tidy table (when q-values exist).
+
+    One row per (source name, target name, task): tests, median score, fraction with
+    q < 0.05 (:func:`dfimx.stats.pair_summary`). Returns the path, or None without q-values.
+    """
+    from pathlib import Path
+
+    from dfimx.stats import pair_summary
+    from dfimx.store import open_result
+
+    ds = store if isinstance(store, xr.Dataset) else open_result(store)
+    if "interaction_q_value" not in ds:
+        return None
+    table_path = Path(table_path)
+    stem = table_path.name.rsplit(".", 1)[0]
+    out = table_path.with_name(f"{stem}.pair_summary.tsv")
+    summary = pair_summary(ds).sort_values("median_score", ascending=False, key=abs)
+    tmp = out.with_name(out.name + ".partial")
+    summary.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    os.replace(tmp, out)
+    return str(out)

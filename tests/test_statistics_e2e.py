@@ -82,3 +82,21 @@ def test_p_and_q_values_do_not_depend_on_chunks_or_workers(calibration_run, tmp_
     other = to_dataframe(open_result(store))
     for col in ("score", "p_value", "q_value"):
         np.testing.assert_array_equal(df[col].to_numpy(), other[col].to_numpy(), err_msg=col)
+
+
+def test_export_writes_the_pair_summary_beside_the_table(calibration_run, tmp_path):
+    from dfimx.cli import main
+    from dfimx.stats import pair_summary
+
+    df, x, ids, elements, model = calibration_run
+    store = run_dfim(model, from_strings(onehot_strings(x[:40]), ids=ids[:40]),
+                     elements=elements[elements.seq.isin(ids[:40])], progress=False,
+                     output=str(tmp_path / "s.zarr"), null_draws=4)
+    assert main(["export", store, "-o", str(tmp_path / "t.tsv")]) == 0
+    written = pd.read_csv(tmp_path / "t.pair_summary.tsv", sep="\t")
+    expected = pair_summary(open_result(store))
+    assert len(written) == len(expected) == 12  # 4 x 3 ordered pairs of element names
+    merged = written.merge(expected, on=["source_name", "target_name", "task"])
+    np.testing.assert_allclose(merged.n_tests_x, merged.n_tests_y)
+    np.testing.assert_allclose(merged.fraction_significant_x, merged.fraction_significant_y,
+                               atol=1e-6)
