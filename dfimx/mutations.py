@@ -39,6 +39,7 @@ from dfimx.errors import InputError
 MUTATION_MODES = ("zeros", "gc", "shuffle")
 DEFAULT_GC = 0.46
 ROLES = ("source", "target", "both")
+_STRING = np.dtypes.StringDType()
 
 
 def _seq_lookup(ds: xr.Dataset) -> tuple[dict[str, int], int]:
@@ -331,13 +332,17 @@ def plan_scan(ds: xr.Dataset, start: int, end: int) -> xr.Dataset:
         _ref_letters, start, end, drop_axis=[2], chunks=(ds["seq_onehot"].chunks[0], (w,)),
         dtype=object, meta=np.empty((0, 0), object),
     )
+    # variable-length strings: xarray writes them region by region without loading them
     names = da.map_blocks(
-        _scan_names, ref_letters, alts, chunks=alts.chunks, dtype=object,
-        meta=np.empty((0, 0), object),
+        _scan_names, ref_letters, alts, chunks=alts.chunks, dtype=_STRING,
+        meta=np.empty((0, 0), _STRING),
     )
     out["mutation_name"] = (("seq", "mutation"), names)
-    out["response_name"] = (("seq", "response"), bcast(np.array(
-        [str(p) for p in range(start, end)], dtype=object)))
+    # a real (tiled) copy per block: broadcast views of strings do not survive Zarr writes
+    window_names = np.array([str(p) for p in range(start, end)], dtype=_STRING)
+    out["response_name"] = (("seq", "response"), alts[:, :w].map_blocks(
+        lambda block: np.tile(window_names, (len(block), 1)), dtype=_STRING,
+        meta=np.empty((0, 0), _STRING)))
     out.attrs["plan"] = "scan"
     out.attrs["scan"] = f"{start}:{end}"
     return out
@@ -353,7 +358,7 @@ def _ref_letters(onehot: np.ndarray, start: int, end: int) -> np.ndarray:
 def _scan_names(ref_letters: np.ndarray, alts: np.ndarray) -> np.ndarray:
     letters = np.array(list(BASES) + ["N"], dtype=object)
     refs = np.repeat(ref_letters, 3, axis=1)
-    return (refs + ">" + letters[alts]).astype(object)
+    return (refs + ">" + letters[alts]).astype(str).astype(_STRING)
 
 
 # --------------------------------------------------------------------------- kernels

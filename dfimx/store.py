@@ -297,7 +297,19 @@ def _active_client() -> Any:
     return owner if isinstance(owner, Client) else None
 
 
+class _NoProgress:
+    """Stands in for a progress bar when progress is off (no tqdm import, no output)."""
+
+    def update(self, n: int = 1) -> None:  # noqa: D102
+        pass
+
+    def close(self) -> None:  # noqa: D102
+        pass
+
+
 def _progress_bar(total: int, *, initial: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoProgress()
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="region", desc="dfimx", file=sys.stderr,
