@@ -117,7 +117,7 @@ def test_per_base_scan_matches_explicit_substitutions(oracle_files, tmp_path):
     got = df[df.seq_id == "s1"]
     assert len(got) == 4 * 3 * 3  # 4 sources x 3 alts x 3 other targets
     letters = "ACGT"
-    assert (df.target_name == df.target_start.astype(str)).all()
+    assert (df.target_name.astype(str) == df.target_start.astype(str)).all()
     for row in got.sample(12, random_state=0).itertuples():
         xm = x.astype(np.float32).copy()
         xm[row.source_start] = 0
