@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -198,6 +199,9 @@ def dfim_block(
     return out
 
 
+_MODEL_LOCK = threading.Lock()
+
+
 def _source_positions(
     mut_start: np.ndarray, mut_end: np.ndarray, mut_mask: np.ndarray, length: int
 ) -> np.ndarray:
@@ -249,11 +253,15 @@ def _dfim_arrays(
     refs = _references(X, ids, settings, method.uses_reference)
 
     def attribute(inputs, references):
-        if full:  # the scored outputs come from the attribution's own forward pass
-            return attribute_and_predict(method.name, scorer, inputs, references=references,
-                                         batch_size=batch_size, **opts)
-        return method.kernel(scorer, inputs, references=references, batch_size=batch_size,
-                             **opts), None
+        # one model call at a time per process: TensorFlow already uses every core for
+        # one call, and concurrent calls from scheduler threads only compete for them
+        with _MODEL_LOCK:
+            if full:  # the scored outputs come from the attribution's own forward pass
+                return attribute_and_predict(method.name, scorer, inputs,
+                                             references=references, batch_size=batch_size,
+                                             **opts)
+            return method.kernel(scorer, inputs, references=references,
+                                 batch_size=batch_size, **opts), None
 
     imp0, pred0 = attribute(X, refs)
     scores = np.full((n, m, r, t), np.nan, np.float32)
