@@ -201,23 +201,8 @@ def _cached(network: Any, key: tuple, build: Callable[[], Any]) -> Any:
 
 def _gradient_fn(scorer: Any) -> Any:
     """Compiled ``X -> (dY_t/dX for each task) (N, L, 4, T)`` for one scorer."""
-    network = scorer.network
-    n_tasks = scorer.n_tasks
-
-    def build():
-        tf = _tf()
-
-        @tf.function(reduce_retracing=True)
-        def fn(x):
-            with tf.GradientTape(persistent=n_tasks > 1) as tape:
-                tape.watch(x)
-                y = network(x, training=False)
-                ys = [tf.reduce_sum(y[:, t]) for t in range(n_tasks)]
-            return tf.stack([tape.gradient(yt, x) for yt in ys], axis=-1)
-
-        return fn
-
-    return _cached(network, ("gradient", n_tasks), build)
+    both = _gradient_output_fn(scorer)
+    return lambda x: both(x)[0]
 
 
 def _gradient_output_fn(scorer: Any) -> Any:
@@ -343,13 +328,7 @@ def gradients(scorer: Any, X: np.ndarray, *, batch_size: int = 256) -> np.ndarra
     >>> gradients(build_scorer(keras.Model(inp, out)), np.zeros((3, 5, 4))).shape
     (3, 5, 4, 2)
     """
-    fn = _gradient_fn(scorer)
-    X = np.asarray(X, dtype=np.float32)
-    out = np.empty(X.shape + (scorer.n_tasks,), dtype=np.float32)
-    for sl in _batches(len(X), batch_size):
-        b = sl.stop - sl.start
-        out[sl] = fn(_tf().constant(_pad_rows(X[sl], batch_size))).numpy()[:b]
-    return out
+    return gradients_and_outputs(scorer, X, batch_size=batch_size)[0]
 
 
 def predict_batched(scorer: Any, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
