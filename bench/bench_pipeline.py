@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2048, help="sequences")
     ap.add_argument("--method", default="grad_x_input")
     ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--chunk-size", type=int, default=64)
+    ap.add_argument("--chunk-size", type=int, default=None, help="default: automatic")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--profile", action="store_true", help="cProfile the pipeline run")
     args = ap.parse_args()

@@ -41,6 +41,35 @@ def plan_dataset(
     return mutations.plan_scan(ds, start, end)
 
 
+#: Elements of the largest per-chunk output (``interaction_profile``: sequences x sources x
+#: positions) that the automatic chunk size aims for: tasks of seconds, tens of MB.
+CHUNK_BUDGET = 16_000_000
+
+
+def auto_chunk_size(n_mutations: int, length: int, *, budget: int = CHUNK_BUDGET) -> int:
+    """Sequences per chunk so that a task's largest output stays near ``budget`` values.
+
+    Examples
+    --------
+    >>> auto_chunk_size(4, 200)      # element maps: large chunks
+    512
+    >>> auto_chunk_size(300, 1000)   # per-base scan of 100 bp in 1-kb windows
+    53
+    """
+    return int(min(512, max(16, budget // max(1, n_mutations * length))))
+
+
+def rechunk_seq(ds: xr.Dataset, chunk: int) -> xr.Dataset:
+    """Rechunk every Dask variable of ``ds`` along ``seq`` (in-memory ones stay as they are)."""
+    import dask.array as da
+
+    out = ds.copy()
+    for name, var in ds.data_vars.items():
+        if "seq" in var.dims and isinstance(var.data, da.Array):
+            out[name] = var.chunk({"seq": chunk})
+    return out
+
+
 def statistics_pass(
     path: str, settings: Settings, *, storage_options: dict[str, Any] | None = None
 ) -> None:
@@ -76,7 +105,7 @@ def run_dfim(
     scan: str | tuple[int, int] | None = None,
     settings: Settings | None = None,
     length: int | None = None,
-    chunk_size: int = 64,
+    chunk_size: int | None = None,
     batch_size: int = 256,
     tasks: list[int | str] | None = None,
     output_layer: str = "logit",
@@ -100,6 +129,10 @@ def run_dfim(
         FASTA path, list of strings, one-hot array or a sequence dataset.
     output
         Zarr store to write: a path or an fsspec URL (``s3://bucket/run.zarr``).
+    chunk_size
+        Sequences per task (and per Zarr region); by default chosen from the plan so that
+        a task's largest output holds about ``CHUNK_BUDGET`` values (at most 512 sequences);
+        a dataset passed as ``sequences_input`` keeps its own chunks.
     workers, scheduler
         Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to an
         existing scheduler; with neither, the active Dask scheduler is used.
@@ -115,8 +148,12 @@ def run_dfim(
     """
     settings = dataclasses.replace(settings or Settings(), **options).validate()
     spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
-    ds = sequences.as_dataset(sequences_input, length=length, chunk_size=chunk_size)
+    ds = sequences.as_dataset(sequences_input, length=length,
+                              chunk_size=chunk_size or sequences.DEFAULT_CHUNK_SIZE)
     ds = plan_dataset(ds, elements=elements, mut_dict=mut_dict, scan=scan)
+    if chunk_size is None and not isinstance(sequences_input, xr.Dataset):
+        # a dataset given by the caller keeps its chunks
+        ds = rechunk_seq(ds, auto_chunk_size(ds.sizes["mutation"], ds.sizes["position"]))
     result = compute_dfim(ds, spec, settings=settings, batch_size=batch_size)
     inputs = {"model": spec.path}
     for key, value in (("fasta", sequences_input), ("elements", elements),

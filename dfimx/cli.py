@@ -59,7 +59,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                    help="load Keras models with safe_mode=False (only for trusted files)")
     g = p.add_argument_group("execution")
     g.add_argument("--seed", type=int, default=None)
-    g.add_argument("--chunk-size", type=int, default=None, help="sequences per task (64)")
+    g.add_argument("--chunk-size", type=int, default=None,
+                   help="sequences per task and Zarr region (default: from the plan, <= 512)")
     g.add_argument("--batch-size", type=int, default=None, help="model batch size (256)")
     g.add_argument("--workers", type=int, default=None, help="local worker processes")
     g.add_argument("--scheduler", default=None, help="connect to tcp://HOST:PORT")
@@ -129,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = run_dfim(
         opts["model"], opts["fasta"], output=opts["output"],
         elements=opts.get("elements"), mut_dict=opts.get("mut_dict"), scan=opts.get("scan"),
-        settings=settings, length=opts.get("length"), chunk_size=opts.get("chunk_size") or 64,
+        settings=settings, length=opts.get("length"), chunk_size=opts.get("chunk_size"),
         batch_size=opts.get("batch_size") or 256, tasks=opts.get("task"),
         output_layer=opts.get("output_layer") or "logit",
         safe_mode=not opts.get("unsafe_model"), workers=opts.get("workers"),
