@@ -322,7 +322,7 @@ def _element_epistasis(
     m, t = mut_start.shape[1], scorer.n_tasks
     scores = double_mutant_epistasis(
         scorer, X, mut_start, mut_end, resp_start, resp_end, source_mask=mut_mask,
-        target_mask=resp_mask_from(valid), replacement=settings.mutation, gc=settings.gc,
+        target_mask=_targets_in_use(valid), replacement=settings.mutation, gc=settings.gc,
         batch_size=batch_size,
     ).astype(np.float32)
     f0 = np.abs(predict_batched(scorer, X, batch_size=batch_size))  # (n, T)
@@ -345,7 +345,7 @@ def _element_epistasis(
     return out
 
 
-def resp_mask_from(valid: np.ndarray) -> np.ndarray:
+def _targets_in_use(valid: np.ndarray) -> np.ndarray:
     """Targets that take part in at least one valid pair, ``(n, R)``."""
     return valid.any(axis=1)
 
