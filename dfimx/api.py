@@ -18,6 +18,7 @@ import xarray as xr
 
 from dfimx import mutations, sequences
 from dfimx.errors import InputError
+from dfimx.models import ModelSpec
 from dfimx.pipeline import Settings, compute_dfim, model_spec_for, provenance
 from dfimx.store import write_store
 
@@ -165,10 +166,37 @@ def run_dfim(
         result.attrs["config"] = json.dumps(config, sort_keys=True, default=str)
     if scan is not None:
         result.attrs["scan"] = scan if isinstance(scan, str) else f"{scan[0]}:{scan[1]}"
+    return execute(result, output, spec=spec, settings=settings, workers=workers,
+                   scheduler=scheduler, resume=resume, progress=progress,
+                   storage_options=storage_options)
+
+
+def execute(
+    result: xr.Dataset,
+    output: str | os.PathLike,
+    *,
+    spec: ModelSpec,
+    settings: Settings,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    storage_options: dict[str, Any] | None = None,
+) -> str:
+    """Write a lazy result and its statistics, on a cluster when ``workers``/``scheduler``.
+
+    Starts a loopback ``LocalCluster`` (or connects to ``scheduler``) with the model
+    preloaded on every worker; otherwise the active Dask scheduler is used.
+
+    Examples
+    --------
+    >>> result = compute_dfim(ds, spec)                                  # doctest: +SKIP
+    >>> execute(result, "out.zarr", spec=spec, settings=Settings())      # doctest: +SKIP
+    """
     if workers or scheduler:
         from dfimx.cluster import start_client
 
-        ctx = start_client(workers=workers, scheduler=scheduler, spec=spec)
+        ctx: Any = start_client(workers=workers, scheduler=scheduler, spec=spec)
     else:
         ctx = contextlib.nullcontext()
     with ctx:

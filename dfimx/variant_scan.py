@@ -31,7 +31,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -485,17 +484,7 @@ def scan_variants(
     result.attrs.update({"mutation_mode": "variant", "on_ref_mismatch": on_ref_mismatch})
     if config:
         result.attrs["config"] = json.dumps(config, sort_keys=True, default=str)
-    from dfimx.api import statistics_pass
-    from dfimx.store import write_store
+    from dfimx.api import execute
 
-    if workers or scheduler:
-        from dfimx.cluster import start_client
-
-        ctx: Any = start_client(workers=workers, scheduler=scheduler, spec=spec)
-    else:
-        ctx = contextlib.nullcontext()
-    with ctx:
-        return write_store(
-            result, output, resume=resume, progress=progress,
-            finalize=lambda p: statistics_pass(p, settings),
-        )
+    return execute(result, output, spec=spec, settings=settings, workers=workers,
+                   scheduler=scheduler, resume=resume, progress=progress)

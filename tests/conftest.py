@@ -28,6 +28,25 @@ def write_fasta(path, ids, seqs) -> str:
     return str(path)
 
 
+def randomize_weights(model, seed: int = 0, *, scale: float = 0.5, nested: bool = True):
+    """Random weights (normal, ``scale``); BatchNorm gets plausible statistics."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if nested and isinstance(layer, keras.Model):
+            randomize_weights(layer, seed + 1, scale=scale)
+            continue
+        ws = layer.get_weights()
+        if type(layer).__name__ == "BatchNormalization":
+            n = ws[0].shape
+            layer.set_weights([rng.normal(1, 0.3, n), rng.normal(0, 0.3, n),
+                               rng.normal(0, 0.3, n), rng.uniform(0.5, 2, n)])
+        elif ws:
+            layer.set_weights([rng.normal(0, scale, w.shape).astype("float32") for w in ws])
+    return model
+
+
 def small_cnn(length: int = 40, n_out: int = 1, seed: int = 0, activation: str = "sigmoid"):
     """A small nonlinear CNN with a sigmoid head (random weights, deterministic)."""
     import keras

@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from conftest import randomize_weights
 
 from dfimx import attribution as A
 from dfimx.errors import InputError
@@ -20,19 +21,7 @@ def _onehot(n, length=L, seed=0):
 
 
 def _randomize(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            _randomize(layer, seed + 1)
-            continue
-        ws = layer.get_weights()
-        if type(layer).__name__ == "BatchNormalization":
-            n = ws[0].shape
-            layer.set_weights([rng.normal(1, 0.3, n), rng.normal(0, 0.3, n),
-                               rng.normal(0, 0.3, n), rng.uniform(0.5, 2, n)])
-        elif ws:
-            layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in ws])
-    return model
+    return randomize_weights(model, seed, scale=0.5)
 
 
 def _seq(*layers):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from conftest import randomize_weights
 
 from dfimx import attribution as A
 from dfimx.deeplift_backend import PackageJob, keras3_to_package_configs, run_package_jobs
@@ -18,16 +19,7 @@ pytest.importorskip("deeplift")
 
 
 def _randomize(model, seed):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if type(layer).__name__ == "BatchNormalization":
-            n = ws[0].shape
-            layer.set_weights([rng.normal(1, 0.3, n), rng.normal(0, 0.3, n),
-                               rng.normal(0, 0.3, n), rng.uniform(0.5, 2, n)])
-        elif ws:
-            layer.set_weights([rng.normal(0, 0.4, w.shape).astype("float32") for w in ws])
-    return model
+    return randomize_weights(model, seed, scale=0.4, nested=False)
 
 
 def _models():
