@@ -363,6 +363,7 @@ def scan_variants(
     progress: bool = True,
     command: str | None = None,
     config: dict[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> str:
     """DFIM of every SNV of a VCF against the motifs and variants around it -> Zarr store.
@@ -405,7 +406,7 @@ def scan_variants(
     workers, scheduler
         Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to a
         scheduler; with neither the active Dask scheduler is used.
-    resume, progress, command, config
+    resume, progress, command, config, storage_options
         As in :func:`dfimx.api.run_dfim`.
     **options
         Overrides of :class:`dfimx.pipeline.Settings` fields (``method``, ``null``,
@@ -487,4 +488,5 @@ def scan_variants(
     from dfimx.api import execute
 
     return execute(result, output, spec=spec, settings=settings, workers=workers,
-                   scheduler=scheduler, resume=resume, progress=progress)
+                   scheduler=scheduler, resume=resume, progress=progress,
+                   storage_options=storage_options)
