@@ -1,10 +1,11 @@
 """Native DeepLIFT Rescale vs the deeplift package on the same model and inputs.
 
 Prints ``BENCH native_vs_deeplift <ratio> x <what>``: the package's scoring time divided
-by the native scoring time (both after conversion / tracing; the package's process start-up
-and conversion are reported separately).  Also checks that both agree.
+by the native scoring time (both after conversion / tracing, the best of ``--repeats``
+runs each; the package's process start-up and conversion are reported separately).  Also
+checks that both agree.
 
-Usage: ``python bench/bench_native_vs_deeplift.py [--n 512] [--length 200] [--batch 128]``
+Usage: ``python bench/bench_native_vs_deeplift.py [--n 2048] [--length 200] [--batch 128]``
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def build_model(length: int, seed: int = 0):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--n", type=int, default=2048)
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     from dfimx.attribution import deeplift_scores, make_references
@@ -55,12 +57,18 @@ def main() -> None:
     refs = make_references(X, "gc")[:, 0]
 
     deeplift_scores(scorer, X[: args.batch], refs[: args.batch], batch_size=args.batch)  # trace
-    t0 = time.perf_counter()
-    native = deeplift_scores(scorer, X, refs, batch_size=args.batch)
-    native_s = time.perf_counter() - t0
+    native_times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        native = deeplift_scores(scorer, X, refs, batch_size=args.batch)
+        native_times.append(time.perf_counter() - t0)
+    native_s = min(native_times)
 
-    job = PackageJob(model, X, refs, mode="rescale", tasks=(0, 1), batch_size=args.batch)
-    (pkg,) = run_package_jobs([job])
+    # the same job several times in one package process: the best scoring time counts
+    jobs = [PackageJob(model, X, refs, mode="rescale", tasks=(0, 1), batch_size=args.batch)
+            for _ in range(args.repeats)]
+    pkg = run_package_jobs(jobs)[0]
+    job = min(jobs, key=lambda j: j.timings["score_s"])
     pkg_s = job.timings["score_s"]
     err = float(np.abs(native - pkg).max() / np.abs(pkg).max())
     print(

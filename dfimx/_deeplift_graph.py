@@ -4,12 +4,15 @@
 nested models, several outputs) and evaluates it on a TensorFlow tensor, replacing the
 local gradient of every nonlinearity according to a :class:`Rules` object:
 
-* ``"rescale"`` (DeepLIFT Rescale): the batch holds inputs and references stacked
-  ``[x; r]``; the backward pass multiplies by the secant ``(f(x) - f(r)) / (x - r)``
-  (the gradient ``f'(x)`` where ``|x - r|`` is tiny).  Softmax uses the Jacobian at the
-  midpoint rescaled to the exact output difference.  Max pooling routes the gradient
-  (the deeplift package default) or, with ``maxpool="exact"``, distributes the exact
-  difference between the argmax of the input and of the reference.
+* ``"rescale"`` (DeepLIFT Rescale), evaluated through :func:`run_rescale`: the
+  references go through the network first and each nonlinearity records its input and
+  output; the inputs follow, and the backward pass multiplies by the secant
+  ``(f(x) - f(r)) / (x - r)`` (the gradient ``f'(x)`` where ``|x - r|`` is tiny).  Only
+  the inputs are differentiated, and one reference row may serve a whole batch.
+  Softmax uses the Jacobian at the midpoint rescaled to the exact output difference.
+  Max pooling routes the gradient (the deeplift package default) or, with
+  ``maxpool="exact"``, distributes the exact difference between the argmax of the input
+  and of the reference.
 * ``"guided"`` (guided backpropagation): negative upstream signal is zeroed at every
   nonlinearity.
 * ``"plain"``: the ordinary forward pass and gradient.
@@ -21,7 +24,8 @@ dropout, reshaping, merging) keep their gradient.  Anything else raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -107,7 +111,8 @@ class Rules:
     Attributes
     ----------
     mode
-        ``"rescale"``, ``"guided"`` or ``"plain"``.
+        ``"rescale"``, ``"guided"`` or ``"plain"`` (``"reference"`` is the recording
+        pass of :func:`run_rescale`).
     method
         Name of the attribution method, for error messages.
     maxpool
@@ -144,21 +149,68 @@ def _unsupported(rules: Rules, op: Any, what: str = "") -> InputError:
 # --------------------------------------------------------------------------- nonlinearities
 
 
-def _split(t: Any) -> tuple[Any, Any]:
+class _ReferenceTrace:
+    """What the reference pass computed at each nonlinearity, replayed by the input pass."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Any, ...]] = []
+        self.cursor: int | None = None
+
+    def record(self, *tensors: Any) -> None:
+        self.items.append(tensors)
+
+    def next(self) -> tuple[Any, ...]:
+        if self.cursor is None or self.cursor >= len(self.items):
+            raise RuntimeError("DeepLIFT: the input pass met more nonlinearities than the "
+                               "reference pass")
+        item = self.items[self.cursor]
+        self.cursor += 1
+        return item
+
+
+_ACTIVE = threading.local()
+
+
+def _trace() -> _ReferenceTrace:
+    trace = getattr(_ACTIVE, "trace", None)
+    if trace is None:
+        raise RuntimeError("Rescale rules are evaluated through run_rescale(), not directly")
+    return trace
+
+
+def run_rescale(model: Any, x: Any, r: Any, rules: Rules) -> tuple[Any, Any]:
+    """Outputs ``(f(x), f(r))`` whose backward pass from ``f(x)`` applies the Rescale rule.
+
+    The reference ``r`` is evaluated first and every nonlinearity records its input and
+    output; the inputs ``x`` are then evaluated with each nonlinearity's local gradient
+    replaced by the secant to the recorded reference values.  ``r`` may hold one row
+    shared by all of ``x`` (broadcast) or one row per row of ``x``; no gradient flows
+    into it, so the backward pass costs what a plain gradient of ``x`` costs.
+    """
     tf = _tf()
-    return tf.split(t, 2, axis=0)
+    trace = _ReferenceTrace()
+    previous = getattr(_ACTIVE, "trace", None)
+    _ACTIVE.trace = trace
+    try:
+        y_r = run_with_rules(model, tf.stop_gradient(r), replace(rules, mode="reference"))
+        trace.cursor = 0
+        y_x = run_with_rules(model, x, rules)
+        if trace.cursor != len(trace.items):
+            raise RuntimeError("DeepLIFT: the input pass met fewer nonlinearities than the "
+                               "reference pass")
+    finally:
+        _ACTIVE.trace = previous
+    return y_x, y_r
 
 
-def _rescale_elementwise(f: Any, z: Any, eps: float) -> Any:
+def _rescale_elementwise(f: Any, zx: Any, zr: Any, yr: Any, eps: float) -> Any:
     tf = _tf()
 
     @tf.custom_gradient
-    def op(z):
-        y = f(z)
+    def op(zx):
+        yx = f(zx)
 
         def grad(dy):
-            zx, zr = _split(z)
-            yx, yr = _split(y)
             dz = zx - zr
             with tf.GradientTape() as tape:
                 tape.watch(zx)
@@ -166,41 +218,36 @@ def _rescale_elementwise(f: Any, z: Any, eps: float) -> Any:
             fprime = tape.gradient(yy, zx)
             near = tf.abs(dz) < eps
             secant = tf.where(near, fprime, (yx - yr) / tf.where(near, tf.ones_like(dz), dz))
-            return dy * tf.concat([secant, secant], axis=0)
+            return dy * secant
 
-        return y, grad
+        return yx, grad
 
-    return op(z)
+    return op(zx)
 
 
-def _rescale_softmax(z: Any, axis: int, eps: float) -> Any:
+def _rescale_softmax(zx: Any, zr: Any, yr: Any, axis: int, eps: float) -> Any:
     tf = _tf()
 
     def softmax(v):
         return tf.nn.softmax(v, axis=axis)
 
     @tf.custom_gradient
-    def op(z):
-        y = softmax(z)
+    def op(zx):
+        yx = softmax(zx)
 
         def grad(dy):
-            zx, zr = _split(z)
-            yx, yr = _split(y)
             s = softmax(0.5 * (zx + zr))
             dz = zx - zr
             lin = s * (dz - tf.reduce_sum(s * dz, axis=axis, keepdims=True))
             near = tf.abs(lin) < eps
             safe = tf.where(near, tf.ones_like(lin), lin)
             k = tf.where(near, tf.ones_like(lin), (yx - yr) / safe)
-            out = []
-            for d in _split(dy):
-                w = d * k
-                out.append(s * w - s * tf.reduce_sum(s * w, axis=axis, keepdims=True))
-            return tf.concat(out, axis=0)
+            w = dy * k
+            return s * w - s * tf.reduce_sum(s * w, axis=axis, keepdims=True)
 
-        return y, grad
+        return yx, grad
 
-    return op(z)
+    return op(zx)
 
 
 def _guided(f: Any, z: Any) -> Any:
@@ -221,31 +268,33 @@ def _guided(f: Any, z: Any) -> Any:
     return op(z)
 
 
-def _exact_maxpool(pool: Any, z: Any, eps: float) -> Any:
+def _exact_maxpool(pool: Any, z: Any, rules: Rules) -> Any:
+    """Max pooling whose multipliers carry the exact output difference (Rescale mode)."""
     tf = _tf()
+    if rules.mode == "reference":
+        y = pool(z)
+        _trace().record(z, y)
+        return y
+    zr, yr = _trace().next()
 
     @tf.custom_gradient
-    def op(z):
-        y = pool(z)
+    def op(zx):
+        yx = pool(zx)
 
         def grad(dy):
-            zx, zr = _split(z)
-            yx, yr = _split(y)
+            zrb = tf.broadcast_to(zr, tf.shape(zx))
             cross = tf.maximum(yx, yr)
-            out = []
-            for d in _split(dy):
-                with tf.GradientTape(persistent=True) as tape:
-                    tape.watch([zx, zr])
-                    px, pr = pool(zx), pool(zr)
-                gx = tape.gradient(px, zx, output_gradients=d * (cross - yr))
-                gr = tape.gradient(pr, zr, output_gradients=d * (yx - cross))
-                dz = zx - zr
-                near = tf.abs(dz) < eps
-                safe = tf.where(near, tf.ones_like(dz), dz)
-                out.append(tf.where(near, tf.zeros_like(dz), (gx + gr) / safe))
-            return tf.concat(out, axis=0)
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch([zx, zrb])
+                px, pr = pool(zx), pool(zrb)
+            gx = tape.gradient(px, zx, output_gradients=dy * (cross - yr))
+            gr = tape.gradient(pr, zrb, output_gradients=dy * (yx - cross))
+            dz = zx - zrb
+            near = tf.abs(dz) < rules.eps
+            safe = tf.where(near, tf.ones_like(dz), dz)
+            return tf.where(near, tf.zeros_like(dz), (gx + gr) / safe)
 
-        return y, grad
+        return yx, grad
 
     return op(z)
 
@@ -284,9 +333,14 @@ def apply_nonlinearity(f: Any, z: Any, rules: Rules, *, softmax_axis: int | None
         return f(z)
     if rules.mode == "guided":
         return _guided(f, z)
+    if rules.mode == "reference":
+        y = f(z)
+        _trace().record(z, y)
+        return y
+    zr, yr = _trace().next()
     if softmax_axis is not None:
-        return _rescale_softmax(z, softmax_axis, rules.eps)
-    return _rescale_elementwise(f, z, rules.eps)
+        return _rescale_softmax(z, zr, yr, softmax_axis, rules.eps)
+    return _rescale_elementwise(f, z, zr, yr, rules.eps)
 
 
 # --------------------------------------------------------------------------- linear parts
@@ -408,8 +462,8 @@ def _layer_call(op: Any, rules: Rules) -> Any:
     if kind in _LINEAR_LAYERS:
         return lambda *a, **k: op(*a, **{n: v for n, v in k.items() if n != "training"})
     if kind in _MAXPOOL_LAYERS:
-        if rules.mode == "rescale" and rules.maxpool == "exact":
-            return lambda x, **k: _exact_maxpool(lambda v: op(v), x, rules.eps)
+        if rules.mode in ("rescale", "reference") and rules.maxpool == "exact":
+            return lambda x, **k: _exact_maxpool(lambda v: op(v), x, rules)
         return lambda x, **k: op(x)
     if kind == "Lambda":
 

@@ -138,6 +138,16 @@ def summation_delta_violation(
     return float(err.max(initial=0.0)), float(rel.max(initial=0.0))
 
 
+def _violation_from_sums(
+    total: np.ndarray, abs_total: np.ndarray, f_x: np.ndarray, f_ref: np.ndarray
+) -> tuple[float, float]:
+    """:func:`summation_delta_violation` from the per-row sums of ``c`` and ``|c|``."""
+    delta = np.asarray(f_x, np.float64) - np.asarray(f_ref, np.float64)
+    err = np.abs(np.asarray(total, np.float64) - delta)
+    rel = err / np.maximum(np.maximum(np.abs(delta), abs_total), 1e-12)
+    return float(err.max(initial=0.0)), float(rel.max(initial=0.0))
+
+
 def _record(method: str, abs_err: float, rel_err: float, n: int, debug: bool) -> None:
     with _DIAG_LOCK:
         _LAST_DIAG.clear()
@@ -205,8 +215,11 @@ def _gradient_fn(scorer: Any) -> Any:
     return lambda x: both(x)[0]
 
 
-def _gradient_output_fn(scorer: Any) -> Any:
-    """Compiled ``X -> (gradients (N, L, 4, T), outputs (N, T))`` in one pass."""
+def _gradient_output_fn(scorer: Any, times_input: bool = False) -> Any:
+    """Compiled ``X -> (gradients (N, L, 4, T), outputs (N, T))`` in one pass.
+
+    With ``times_input`` the gradients are multiplied by ``X`` (gradient x input).
+    """
     network = scorer.network
     n_tasks = scorer.n_tasks
 
@@ -219,18 +232,22 @@ def _gradient_output_fn(scorer: Any) -> Any:
                 tape.watch(x)
                 y = network(x, training=False)
                 ys = [tf.reduce_sum(y[:, t]) for t in range(n_tasks)]
-            return tf.stack([tape.gradient(yt, x) for yt in ys], axis=-1), y
+            g = tf.stack([tape.gradient(yt, x) for yt in ys], axis=-1)
+            return (g * x[..., None] if times_input else g), y
 
         return fn
 
-    return _cached(network, ("gradient+output", n_tasks), build)
+    return _cached(network, ("gradient+output", n_tasks, times_input), build)
 
 
 def gradients_and_outputs(
-    scorer: Any, X: np.ndarray, *, batch_size: int = 256
+    scorer: Any, X: np.ndarray, *, batch_size: int = 256, times_input: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Input gradients ``(N, L, 4, T)`` and scored outputs ``(N, T)`` from one pass."""
-    fn = _gradient_output_fn(scorer)
+    """Input gradients ``(N, L, 4, T)`` and scored outputs ``(N, T)`` from one pass.
+
+    With ``times_input`` the first array is gradient x input.
+    """
+    fn = _gradient_output_fn(scorer, times_input)
     X = np.asarray(X, dtype=np.float32)
     grads = np.empty(X.shape + (scorer.n_tasks,), dtype=np.float32)
     outs = np.empty((len(X), scorer.n_tasks), dtype=np.float32)
@@ -267,8 +284,8 @@ def attribute_and_predict(
     """
     X = np.asarray(X, np.float32)
     if method in ("gradient", "grad_x_input"):
-        grads, y = gradients_and_outputs(scorer, X, batch_size=batch_size)
-        return (grads * X[..., None] if method == "grad_x_input" else grads), y
+        return gradients_and_outputs(scorer, X, batch_size=batch_size,
+                                     times_input=method == "grad_x_input")
     if method == "deeplift" or (method == "deepshap" and references is not None):
         if method == "deepshap":
             opts.setdefault("maxpool", "exact")
@@ -280,11 +297,36 @@ def attribute_and_predict(
     return imp, predict_batched(scorer, X, batch_size=batch_size)
 
 
-def _rules_fn(scorer: Any, rules: Any, paired: bool) -> Any:
-    """Compiled ``z -> (multipliers of the first half or all of z, outputs)``.
+def _rules_fn(scorer: Any, rules: Any) -> Any:
+    """Compiled ``x -> (modified-rule gradients (N, L, 4, T), outputs (N, T))``."""
+    from dfimx import _deeplift_graph as dg
 
-    With ``paired``, ``z`` stacks inputs and references ``[x; r]`` and the multipliers are
-    those of ``x``'s outputs with respect to ``x``.
+    network = scorer.network
+    n_tasks = scorer.n_tasks
+    dg.validate(network, rules)
+
+    def build():
+        tf = _tf()
+
+        @tf.function(reduce_retracing=True, autograph=False)
+        def fn(x):
+            with tf.GradientTape(persistent=n_tasks > 1) as tape:
+                tape.watch(x)
+                y = tf.reshape(dg.run_with_rules(network, x, rules), (tf.shape(x)[0], n_tasks))
+                ys = [tf.reduce_sum(y[:, t]) for t in range(n_tasks)]
+            return tf.stack([tape.gradient(yt, x) for yt in ys], axis=-1), y
+
+        return fn
+
+    return _cached(network, ("rules", rules, n_tasks), build)
+
+
+def _rescale_fn(scorer: Any, rules: Any) -> Any:
+    """Compiled ``(x, r) -> (contributions, f(x), f(r), sum c, sum |c|)`` (Rescale rule).
+
+    ``r`` holds one reference per row of ``x``, or a single row shared by all of them.
+    Contributions are ``(N, L, 4, T)``; the sums over positions and bases are float64
+    ``(N, T)``, for the summation-to-delta check.
     """
     from dfimx import _deeplift_graph as dg
 
@@ -296,22 +338,22 @@ def _rules_fn(scorer: Any, rules: Any, paired: bool) -> Any:
         tf = _tf()
 
         @tf.function(reduce_retracing=True, autograph=False)
-        def fn(z):
-            with tf.GradientTape(persistent=n_tasks > 1) as tape:
-                tape.watch(z)
-                y = dg.run_with_rules(network, z, rules)
-                y = tf.reshape(y, (tf.shape(y)[0], n_tasks))
-                yx = y[: tf.shape(z)[0] // 2] if paired else y
+        def fn(x, r):
+            with tf.GradientTape(persistent=n_tasks > 1, watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                yx, yr = dg.run_rescale(network, x, r, rules)
+                yx = tf.reshape(yx, (tf.shape(x)[0], n_tasks))
+                yr = tf.reshape(yr, (tf.shape(r)[0], n_tasks))
                 ys = [tf.reduce_sum(yx[:, t]) for t in range(n_tasks)]
-            grads = []
-            for yt in ys:
-                g = tape.gradient(yt, z)
-                grads.append(g[: tf.shape(z)[0] // 2] if paired else g)
-            return tf.stack(grads, axis=-1), y
+            diff = (x - r)[..., None]
+            contrib = tf.stack([tape.gradient(yt, x) for yt in ys], axis=-1) * diff
+            c64 = tf.cast(contrib, tf.float64)
+            return (contrib, yx, yr, tf.reduce_sum(c64, axis=[1, 2]),
+                    tf.reduce_sum(tf.abs(c64), axis=[1, 2]))
 
         return fn
 
-    return _cached(network, ("rules", rules, paired, n_tasks), build)
+    return _cached(network, ("rescale", rules, n_tasks), build)
 
 
 # --------------------------------------------------------------------------- public helpers
@@ -379,7 +421,7 @@ def _gradient_kernel(scorer, X, references=None, batch_size=256, **_):
     "grad_x_input", uses_reference=False, doc="Gradient times input (zero reference)."
 )
 def _grad_x_input_kernel(scorer, X, references=None, batch_size=256, **_):
-    return gradients(scorer, X, batch_size=batch_size) * np.asarray(X, np.float32)[..., None]
+    return gradients_and_outputs(scorer, X, batch_size=batch_size, times_input=True)[0]
 
 
 def deeplift_scores(
@@ -405,7 +447,7 @@ def deeplift_scores(
         ``(N, K, L, 4)`` or ``(N, L, 4)``; zeros when None.  Contributions are computed for
         each of the K references and averaged (DeepSHAP when they are shuffles of ``X``).
     batch_size
-        Input/reference pairs per pass (each pass evaluates ``2 * batch_size`` rows).
+        Input/reference pairs per pass (a shared reference is evaluated once per pass).
     maxpool
         ``"gradient"`` (route to the input's argmax, as the deeplift package) or
         ``"exact"`` (keeps summation-to-delta exact for any reference).
@@ -433,26 +475,31 @@ def deeplift_scores(
     X = np.asarray(X, np.float32)
     refs = _default_references(X, references)
     n, k = refs.shape[:2]
-    fn = _rules_fn(scorer, Rules("rescale", method, maxpool), paired=True)
-    xp = np.repeat(X, k, axis=0)
-    rp = refs.reshape((n * k,) + X.shape[1:])
+    fn = _rescale_fn(scorer, Rules("rescale", method, maxpool))
+    tf = _tf()
+    # one reference for every input (zeros, gc): its forward pass runs once per batch
+    shared = bool(refs.size) and bool((refs == refs[:1, :1]).all())
+    if shared:
+        k = 1
+        xp, r_shared = X, tf.constant(refs[:1, 0])
+    else:
+        xp = np.repeat(X, k, axis=0) if k > 1 else X
+        rp = refs.reshape((n * k,) + X.shape[1:])
     out = np.empty(xp.shape + (scorer.n_tasks,), np.float32)
     fx = np.empty((len(xp), scorer.n_tasks), np.float32)
     worst_abs = worst_rel = 0.0
-    tf = _tf()
     for sl in _batches(len(xp), batch_size):
-        diff = xp[sl] - rp[sl]
         b = sl.stop - sl.start
-        xb, rb = _pad_rows(xp[sl], batch_size), _pad_rows(rp[sl], batch_size)
-        mult, y = fn(tf.constant(np.concatenate([xb, rb])))
-        contrib = mult.numpy()[:b] * diff[..., None]
-        out[sl] = contrib
-        y = y.numpy()
-        fx[sl] = y[:b]
-        a_err, r_err = summation_delta_violation(contrib, y[:b], y[len(xb):len(xb) + b])
+        rb = r_shared if shared else tf.constant(_pad_rows(rp[sl], batch_size))
+        contrib, y, yr, total, abs_total = fn(tf.constant(_pad_rows(xp[sl], batch_size)), rb)
+        out[sl] = contrib.numpy()[:b]
+        fx[sl] = y.numpy()[:b]
+        yr = yr.numpy()
+        a_err, r_err = _violation_from_sums(total.numpy()[:b], abs_total.numpy()[:b], fx[sl],
+                                            yr if shared else yr[:b])
         worst_abs, worst_rel = max(worst_abs, a_err), max(worst_rel, r_err)
     _record(method, worst_abs, worst_rel, len(xp), _debug_enabled(debug))
-    scores = out.reshape((n, k) + out.shape[1:]).mean(axis=1)
+    scores = out if k == 1 else out.reshape((n, k) + out.shape[1:]).mean(axis=1)
     if return_outputs:
         return scores, fx.reshape(n, k, -1)[:, 0]
     return scores
@@ -578,7 +625,7 @@ def guided_backprop(scorer: Any, X: np.ndarray, *, batch_size: int = 256) -> np.
     from dfimx._deeplift_graph import Rules
 
     X = np.asarray(X, np.float32)
-    fn = _rules_fn(scorer, Rules("guided", "guided_backprop"), paired=False)
+    fn = _rules_fn(scorer, Rules("guided", "guided_backprop"))
     out = np.empty(X.shape + (scorer.n_tasks,), np.float32)
     tf = _tf()
     for sl in _batches(len(X), batch_size):

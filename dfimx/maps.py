@@ -38,11 +38,23 @@ def mask_source(delta: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
 
 def profile(delta: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """``interaction_profile``: Δ summed over bases, NaN inside the source, ``(B, L, T)``."""
-    prof = delta.sum(axis=2)
-    pos = np.arange(delta.shape[1])
+    return profile_from_sums(delta.sum(axis=2), starts, ends)
+
+
+def profile_from_sums(per_position: np.ndarray, starts: np.ndarray, ends: np.ndarray
+                      ) -> np.ndarray:
+    """:func:`profile` from Δ already summed over bases ``(B, L, T)`` (NaN set in place)."""
+    pos = np.arange(per_position.shape[1])
     inside = (pos[None, :] >= starts[:, None]) & (pos[None, :] < ends[:, None])
-    prof[inside] = np.nan
-    return prof
+    per_position[inside] = np.nan
+    return per_position
+
+
+def position_values(delta: np.ndarray, reduction: str = "sum") -> np.ndarray:
+    """Δ ``(B, L, 4, T)`` summed over bases, signed for ``sum``, absolute otherwise."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown score reduction {reduction!r}; choose one of {REDUCTIONS}")
+    return (delta if reduction == "sum" else np.abs(delta)).sum(axis=2)
 
 
 def reduce_scores(
@@ -55,19 +67,36 @@ def reduce_scores(
     |Δ| summed over bases, max over target positions (the original DFIM).
     Empty (padding) intervals give NaN.
     """
+    return interval_scores(position_values(delta, reduction), resp_start, resp_end, reduction)
+
+
+def interval_scores(
+    per_position: np.ndarray, resp_start: np.ndarray, resp_end: np.ndarray,
+    reduction: str = "sum",
+) -> np.ndarray:
+    """Scores ``(B, R, T)`` from :func:`position_values` ``(B, L, T)`` of each target.
+
+    ``sum``/``abs_sum`` add the values over the target's positions (in float64),
+    ``max_abs`` takes their maximum.  Empty (padding) intervals give NaN.
+
+    Examples
+    --------
+    >>> v = np.arange(6, dtype=np.float32).reshape(1, 6, 1)
+    >>> interval_scores(v, np.array([[0, 4]]), np.array([[2, 6]]), "sum")[0, :, 0].tolist()
+    [1.0, 9.0]
+    """
     if reduction not in REDUCTIONS:
         raise ValueError(f"unknown score reduction {reduction!r}; choose one of {REDUCTIONS}")
-    b, length, _, t = delta.shape
+    b, length, t = per_position.shape
     rs = np.clip(resp_start, 0, length).astype(np.intp)
     re = np.clip(resp_end, 0, length).astype(np.intp)
     empty = re <= rs
     if reduction in ("sum", "abs_sum"):
-        per_pos = (delta if reduction == "sum" else np.abs(delta)).sum(axis=2, dtype=np.float64)
-        csum = np.concatenate([np.zeros((b, 1, t)), np.cumsum(per_pos, axis=1)], axis=1)
+        csum = np.zeros((b, length + 1, t))
+        np.cumsum(per_position, axis=1, dtype=np.float64, out=csum[:, 1:])
         rows = np.arange(b)[:, None]
         out = (csum[rows, re] - csum[rows, rs]).astype(np.float32)
     else:
-        per_pos = np.abs(delta).sum(axis=2)  # (B, L, T)
         r = resp_start.shape[1]
         out = np.empty((b, r, t), np.float32)
         step = max(1, _MAX_TEMP // max(1, r * length * t * 4))
@@ -75,7 +104,7 @@ def reduce_scores(
         for lo in range(0, b, step):
             sl = slice(lo, lo + step)
             inside = (pos >= rs[sl, :, None]) & (pos < re[sl, :, None])  # (b, R, L)
-            vals = np.where(inside[..., None], per_pos[sl, None], -np.inf)
+            vals = np.where(inside[..., None], per_position[sl, None], -np.inf)
             out[sl] = vals.max(axis=2)
     out[empty] = np.nan
     return out

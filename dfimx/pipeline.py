@@ -275,6 +275,7 @@ def _dfim_arrays(
         if settings.keep_delta:
             out["delta"] = np.full((n, m, length, 4, t), np.nan, np.float32)
     seq_idx, mut_idx = np.nonzero(mut_mask)
+    abs0 = np.abs(imp0).sum(axis=2)  # (n, L, T), shared by every source of a sequence
     kd = n_draws(settings.mutation, settings.n_shuffles)
     n_ref = 0 if refs is None else refs.shape[1]
     group = _group_size(kd, n_ref, length, batch_size)
@@ -288,17 +289,22 @@ def _dfim_arrays(
         flat = mutants.reshape((-1, length, 4))
         mrefs = None if refs is None else np.repeat(refs[si], kd, axis=0)
         imp, pred = attribute(flat, mrefs)
-        imp = imp.reshape((len(si), kd) + imp.shape[1:]).mean(axis=1)
-        delta = maps.mask_source(imp0[si] - imp, starts, ends)
-        sc = maps.reduce_scores(delta, resp_start[si], resp_end[si], settings.score)
-        scale = maps.reduce_scores(np.abs(imp0[si]) + np.abs(imp), resp_start[si],
-                                   resp_end[si], "abs_sum")
+        imp = imp.reshape((len(si), kd) + imp.shape[1:])
+        imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
+        delta = maps.mask_source(np.subtract(imp0[si], imp), starts, ends)
+        signed = delta.sum(axis=2)  # (B, L, T): the profile and the `sum` score
+        values = signed if settings.score == "sum" else maps.position_values(delta,
+                                                                              settings.score)
+        sc = maps.interval_scores(values, resp_start[si], resp_end[si], settings.score)
+        # the magnitudes a score is a difference of, for the round-off tolerance
+        scale = maps.interval_scores(abs0[si] + np.abs(imp).sum(axis=2), resp_start[si],
+                                     resp_end[si], "abs_sum")
         sc = maps.zero_round_off(sc, scale)
         sc[~valid[si, mi]] = np.nan
         scores[si, mi] = sc
         if full:
             out["mutant_prediction"][si, mi] = pred.reshape(len(si), kd, t).mean(axis=1)
-            out["interaction_profile"][si, mi] = maps.profile(delta, starts, ends)
+            out["interaction_profile"][si, mi] = maps.profile_from_sums(signed, starts, ends)
             if settings.keep_delta:
                 out["delta"][si, mi] = delta
     return out
