@@ -21,6 +21,9 @@ ROOT = HERE.parent
 # (name, command after the python executable)
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("pipeline", ["-m", "bench.bench_pipeline"]),
+    ("pipeline_small_model", ["-m", "bench.bench_pipeline", "--model-size", "small",
+                              "--method", "grad_x_input", "--name",
+                              "pipeline_vs_raw_small_model"]),
     ("memory", ["-m", "bench.bench_memory"]),
     ("workers", ["-m", "bench.bench_workers"]),
     ("ism", ["-m", "bench.bench_ism"]),

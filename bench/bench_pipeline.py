@@ -7,7 +7,13 @@ pre-built array of the same inputs (the originals and every mutant), same model,
 and batch size, in one tight call.  Both count inputs per second; both run after a
 warm-up that traces the TensorFlow functions.
 
-Usage: ``python -m bench.bench_pipeline [--n 1024] [--method grad_x_input] [--profile]``
+``make bench`` runs it twice: on the ``medium`` bench model with the default method
+(DeepLIFT, GC reference) as ``pipeline_vs_raw``, and on the ``small`` model with
+gradient x input as ``pipeline_vs_raw_small_model`` — the worst case, where the model is
+so cheap that per-input bookkeeping shows.
+
+Usage: ``python -m bench.bench_pipeline [--n 2048] [--method deeplift] [--model-size medium]
+[--profile]``
 """
 
 from __future__ import annotations
@@ -39,10 +45,23 @@ def raw_inputs(inputs, method: str, batch_size: int):
     return np.concatenate([X, mutants])
 
 
+def raw_references(allx: np.ndarray, method: str) -> np.ndarray | None:
+    """The references the pipeline gives ``method`` by default (None: the method's own)."""
+    from dfimx.attribution import make_references
+    from dfimx.pipeline import Settings
+
+    s = Settings(method=method).validate()
+    if s.reference not in ("zeros", "gc"):
+        return None
+    return make_references(allx, s.reference, gc=s.gc)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2048, help="sequences")
-    ap.add_argument("--method", default="grad_x_input")
+    ap.add_argument("--method", default="deeplift")
+    ap.add_argument("--model-size", default="medium", choices=["small", "medium"])
+    ap.add_argument("--name", default="pipeline_vs_raw", help="name on the BENCH line")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--chunk-size", type=int, default=None, help="default: automatic")
     ap.add_argument("--repeats", type=int, default=2)
@@ -54,8 +73,8 @@ def main() -> None:
     from dfimx.models import ModelSpec
 
     tmp = tempfile.mkdtemp(prefix="dfimx-bench-")
-    inputs = make_inputs(tmp, args.n)
-    warm = make_inputs(tmp, 64, seed=1)
+    inputs = make_inputs(tmp, args.n, model_size=args.model_size)
+    warm = make_inputs(tmp, 64, seed=1, model_size=args.model_size)
     scorer = ModelSpec.from_path(inputs.model).load()
     kernel = METHODS[args.method].kernel
     allx = raw_inputs(inputs, args.method, args.batch_size)
@@ -66,11 +85,13 @@ def main() -> None:
                  batch_size=args.batch_size, progress=False)
 
     pipeline(f"{tmp}/warm.zarr", warm)
-    kernel(scorer, allx[: 2 * args.batch_size], batch_size=args.batch_size)
+    refs = raw_references(allx, args.method)
+    kernel(scorer, allx[: 2 * args.batch_size], batch_size=args.batch_size,
+           references=None if refs is None else refs[: 2 * args.batch_size])
     raw_s, pipe_s = [], []
     for r in range(args.repeats):  # interleaved, so load on the machine hits both alike
         with Timer() as t:
-            kernel(scorer, allx, batch_size=args.batch_size)
+            kernel(scorer, allx, batch_size=args.batch_size, references=refs)
         raw_s.append(t.seconds)
         with Timer() as t:
             pipeline(f"{tmp}/run{r}.zarr", inputs)
@@ -93,8 +114,9 @@ def main() -> None:
           f"{raw_rate:.0f}/s ({min(raw_s):.2f} s), pipeline {pipe_rate:.0f}/s "
           f"({min(pipe_s):.2f} s)", flush=True)
     bench_line(
-        "pipeline_vs_raw", pipe_rate / raw_rate, "x",
-        f"run_dfim throughput (null=none, {args.method}, {args.n} seqs x L=200, "
+        args.name, pipe_rate / raw_rate, "x",
+        f"run_dfim throughput (null=none, {args.method}, {args.model_size} model, "
+        f"{args.n} seqs x L=200, "
         f"{n_inputs} inputs, mutants+attributions+predictions+scores+Zarr) / bare "
         f"METHODS['{args.method}'].kernel on the same {n_inputs} pre-built inputs",
     )

@@ -83,9 +83,16 @@ def statistics_pass(
     ds = open_result(path, allow_incomplete=True, storage_options=storage_options)
     if "null_interaction_score" not in ds:
         return
-    ds = stats.add_p_values(ds, pvalue=settings.pvalue, level=settings.null_level)
-    ds = stats.add_q_values(ds)
-    new = ds[["interaction_p_value", "interaction_q_value"]].drop_vars(
+    added = []
+    for score, null, prefix in (("interaction_score", "null_interaction_score", "interaction"),
+                                ("symmetric_score", "null_symmetric_score", "symmetric")):
+        if null not in ds:
+            continue
+        ds = stats.add_p_values(ds, pvalue=settings.pvalue, level=settings.null_level,
+                                score=score, null=null, output=f"{prefix}_p_value")
+        ds = stats.add_q_values(ds, p_value=f"{prefix}_p_value", output=f"{prefix}_q_value")
+        added += [f"{prefix}_p_value", f"{prefix}_q_value", null]
+    new = ds[[a for a in added if not a.startswith("null_")]].drop_vars(
         ["task", "base"], errors="ignore")
     for v in new.variables.values():
         v.encoding = {}
@@ -93,7 +100,9 @@ def statistics_pass(
                 storage_options=storage_options)
     if not settings.keep_null:
         group = zarr.open_group(path, mode="r+", storage_options=storage_options)
-        del group["null_interaction_score"]
+        for name in added:
+            if name.startswith("null_"):
+                del group[name]
 
 
 def run_dfim(

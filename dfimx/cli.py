@@ -35,7 +35,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--n-references", type=int, default=None,
                    help=f"references per sequence for dinuc/deepshap (default {d.n_references})")
     g.add_argument("--mutation", default=None,
-                   help="element replacement: zeros, gc or shuffle (default zeros)")
+                   help="element replacement: gc, zeros or shuffle (default gc, the GC "
+                        "background that is also DeepLIFT's default reference)")
     g.add_argument("--n-shuffles", type=int, default=None,
                    help=f"shuffles per element in --mutation shuffle (default {d.n_shuffles})")
     g.add_argument("--gc", type=float, default=None, help="GC fraction of gc backgrounds (0.46)")

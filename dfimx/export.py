@@ -1,5 +1,9 @@
 """The tidy interaction table (DESIGN section 4), written region by region.
 
+Stores of element plans add ``symmetric_score``, ``symmetric_p_value`` and
+``symmetric_q_value``: the mean of the scores of ``a -> b`` and ``b -> a``, the same in
+both rows of a pair, and its significance against the null scored the same way.
+
 Stores of variant scans (``dfimx scan-variants``) get the columns ``variant_chrom``,
 ``variant_pos``, ``variant_ref``, ``variant_alt``, ``variant_id``, ``target_kind``
 (``motif`` or ``variant``) and the genome coordinates of the target, ``target_chrom``,
@@ -33,6 +37,9 @@ _VARIANT_COLUMNS = ["variant_chrom", "variant_pos", "variant_ref", "variant_alt"
 #: target_genome_start / target_genome_end columns.
 _VARIANT_TARGETS = ["target_kind", "target_chrom", "target_start", "target_end", "window_start"]
 _LETTERS = np.array(list(BASES) + [""], dtype=object)
+#: Store variables of element plans behind the symmetric_score / symmetric_p_value /
+#: symmetric_q_value columns (the mean of both directions of a pair).
+_SYMMETRIC = ("symmetric_score", "symmetric_p_value", "symmetric_q_value")
 
 
 def _frames(ds: xr.Dataset, rows_per_block: int) -> Iterator[pd.DataFrame]:
@@ -46,7 +53,8 @@ def _frames(ds: xr.Dataset, rows_per_block: int) -> Iterator[pd.DataFrame]:
         names = ["interaction_score", "mutation_start", "mutation_end", "mutation_alt",
                  "mutation_name", "response_start", "response_end", "response_name",
                  "prediction", "mutant_prediction", "seq_id"]
-        names += [v for v in ("interaction_p_value", "interaction_q_value") if v in part]
+        names += [v for v in ("interaction_p_value", "interaction_q_value") + _SYMMETRIC
+                  if v in part]
         names += [v for v in _VARIANT_COLUMNS + _VARIANT_TARGETS if v in part]
         if per_base:
             names.append("seq_onehot")
@@ -74,6 +82,9 @@ def _frames(ds: xr.Dataset, rows_per_block: int) -> Iterator[pd.DataFrame]:
             "prediction": part["prediction"].values[s, t],
             "mutant_prediction": part["mutant_prediction"].values[s, m, t],
         }
+        for v in _SYMMETRIC:
+            if v in part:
+                frame[v] = part[v].values[s, m, r, t]
         if per_base:
             onehot = part["seq_onehot"].values
             tpos = part["response_start"].values[s, r]

@@ -134,3 +134,46 @@ def overlaps(
     return (mut_start[..., :, None] < resp_end[..., None, :]) & (
         resp_start[..., None, :] < mut_end[..., :, None]
     )
+
+
+def reverse_pairs(
+    mut_start: np.ndarray, mut_end: np.ndarray, mut_mask: np.ndarray,
+    resp_start: np.ndarray, resp_end: np.ndarray, resp_mask: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each (source i, target j): the indices of the reverse pair (j as source, i as target).
+
+    Returns ``(rev_source, rev_target)``, both ``(n, M, R)``, -1 where the target is not
+    also a source or the source not also a target (an element is matched by its interval).
+    """
+    same = ((mut_start[:, :, None] == resp_start[:, None, :])
+            & (mut_end[:, :, None] == resp_end[:, None, :])
+            & mut_mask[:, :, None] & resp_mask[:, None, :])  # (n, M, R)
+    m2r = np.where(same.any(axis=2), same.argmax(axis=2), -1)  # source i as a target
+    r2m = np.where(same.any(axis=1), same.argmax(axis=1), -1)  # target j as a source
+    shape = same.shape
+    return (np.broadcast_to(r2m[:, None, :], shape), np.broadcast_to(m2r[:, :, None], shape))
+
+
+def symmetric_scores(scores: np.ndarray, rev_source: np.ndarray, rev_target: np.ndarray
+                     ) -> np.ndarray:
+    """Mean of the scores of ``a -> b`` and ``b -> a``, ``(n, M, R, ...)``.
+
+    Exact epistasis ``f(x) - f(x-a) - f(x-b) + f(x-a-b)`` is symmetric in ``a`` and ``b``;
+    DFIM estimates it from either side, and the mean of the two estimates follows it more
+    closely than either.  NaN where either direction is missing (see
+    :func:`reverse_pairs`).  Both cells of a pair hold the same value.
+
+    Examples
+    --------
+    >>> st, en = np.array([[0, 5]]), np.array([[3, 8]])
+    >>> m = np.ones((1, 2), bool)
+    >>> sc = np.array([[[np.nan, 1.0], [3.0, np.nan]]])
+    >>> symmetric_scores(sc, *reverse_pairs(st, en, m, st, en, m))[0].tolist()
+    [[nan, 2.0], [2.0, nan]]
+    """
+    ok = (rev_source >= 0) & (rev_target >= 0)
+    rows = np.arange(scores.shape[0])[:, None, None]
+    rev = scores[rows, np.maximum(rev_source, 0), np.maximum(rev_target, 0)]
+    ok = ok.reshape(ok.shape + (1,) * (scores.ndim - 3))
+    with np.errstate(invalid="ignore"):
+        return np.where(ok, 0.5 * (scores + rev), np.nan).astype(scores.dtype)

@@ -51,7 +51,10 @@ SEQ_VARIABLES_COMPUTED = (
     "mutant_prediction",
     "interaction_profile",
     "interaction_score",
+    "symmetric_score",
 )
+#: Plans whose sources are also targets, so that both directions of a pair are scored.
+SYMMETRIC_PLANS = ("elements", "mut_dict")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class Settings:
     method: str = "deeplift"
     reference: str | None = None
     n_references: int = 10
-    mutation: str = "zeros"
+    mutation: str = "gc"
     n_shuffles: int = 5
     gc: float = 0.46
     score: str = "sum"
@@ -161,13 +164,15 @@ def dfim_block(
     spec: ModelSpec,
     settings: Settings,
     batch_size: int = 256,
+    symmetric: bool = False,
 ) -> dict[str, np.ndarray]:
     """DFIM for one chunk of sequences (numpy in, numpy out).
 
     Returns a dict with ``prediction`` (n, T), ``mutant_prediction`` (n, M, T),
     ``interaction_profile`` (n, M, L, T), ``interaction_score`` (n, M, R, T) and, as
     requested, ``seq_importance``, ``delta`` and ``null_interaction_score``
-    (n, M, R, T, K).
+    (n, M, R, T, K); with ``symmetric``, also ``symmetric_score`` (and
+    ``null_symmetric_score`` with a null), the mean of both directions of each pair.
     """
     scorer, method = _scorer_and_kernel(spec, settings)
     X = np.asarray(onehot, np.float32)
@@ -196,6 +201,12 @@ def dfim_block(
             )
             draws.append(res["interaction_score"])
         out["null_interaction_score"] = np.stack(draws, axis=-1)
+    if symmetric:
+        rev = maps.reverse_pairs(mut_start, mut_end, mut_mask, resp_start, resp_end, resp_mask)
+        out["symmetric_score"] = maps.symmetric_scores(out["interaction_score"], *rev)
+        if "null_interaction_score" in out:
+            out["null_symmetric_score"] = maps.symmetric_scores(
+                out["null_interaction_score"], *rev)
     return out
 
 
@@ -438,12 +449,17 @@ def compute_dfim(
     if settings.null != "none":
         shapes["null_interaction_score"] = (
             ("seq", "mutation", "response", "task", "null"), (m, r), settings.null_draws)
+    symmetric = ds.attrs.get("plan") in SYMMETRIC_PLANS
+    if symmetric:
+        shapes["symmetric_score"] = shapes["interaction_score"]
+        if settings.null != "none":
+            shapes["null_symmetric_score"] = shapes["null_interaction_score"]
     parts: dict[str, list[da.Array]] = {k: [] for k in shapes}
     token = dask.base.tokenize(spec, settings, batch_size)
     for i, size in enumerate(chunks):
         res = dask.delayed(dfim_block, pure=True)(
             *[b[i] for b in blocks], pair[i], spec=spec, settings=settings,
-            batch_size=batch_size, dask_key_name=f"dfim-block-{token}-{i}",
+            batch_size=batch_size, symmetric=symmetric, dask_key_name=f"dfim-block-{token}-{i}",
         )
         for name, (_, inner, *extra) in shapes.items():
             shape = (size,) + inner + (t,) + tuple(extra)

@@ -382,7 +382,7 @@ def write_store(
     from dfimx.pipeline import SEQ_VARIABLES_COMPUTED
 
     computed = set(SEQ_VARIABLES_COMPUTED) | {
-        "seq_importance", "delta", "null_interaction_score"}
+        "seq_importance", "delta", "null_interaction_score", "null_symmetric_score"}
     inputs = [name for name in lazy.data_vars if name not in computed]
     fingerprint = _fingerprint(result, inputs)
     layout = _layout_token(chunks)

@@ -121,6 +121,22 @@ interaction_q_value = _spec(
     "interaction_q_value", ("seq", "mutation", "response", "task"), "f",
     "Benjamini-Hochberg q-value of the interaction score.",
 )
+symmetric_score = _spec(
+    "symmetric_score", ("seq", "mutation", "response", "task"), "f",
+    "Mean of the scores of a -> b and b -> a (element plans); NaN without both directions.",
+)
+symmetric_p_value = _spec(
+    "symmetric_p_value", ("seq", "mutation", "response", "task"), "f",
+    "p-value of the symmetric score against the symmetric null.",
+)
+symmetric_q_value = _spec(
+    "symmetric_q_value", ("seq", "mutation", "response", "task"), "f",
+    "Benjamini-Hochberg q-value of the symmetric score.",
+)
+null_symmetric_score = _spec(
+    "null_symmetric_score", ("seq", "mutation", "response", "task", "null"), "f",
+    "Symmetric scores of the null draws.",
+)
 null_interaction_score = _spec(
     "null_interaction_score", ("seq", "mutation", "response", "task", "null"), "f",
     "Interaction scores on shuffled sequences with the same coordinates.",

@@ -34,7 +34,7 @@ def _grad_x_input(logit, x):
     return (tape.gradient(y, x) * x).numpy()[0]  # (L, 4)
 
 
-def _oracle_scores(logit, x, src, targets, mode="zeros"):
+def _oracle_scores(logit, x, src, targets, mode="gc"):
     imp0 = _grad_x_input(logit, x)
     xm = x.astype(np.float32).copy()
     if mode == "zeros":
@@ -75,6 +75,16 @@ def test_run_and_export_match_hand_computed_dfim(oracle_files, tmp_path, mode):
                 assert row.score == pytest.approx(expected[row.target_name], rel=1e-4, abs=1e-5)
                 checked += 1
     assert checked == 6 * 11  # self pairs and the overlapping (mid, overlap_mid) pair excluded
+    # the symmetric score of a pair is the mean of its two directions, in both rows;
+    # pairs whose target is never a source (role "target") have none
+    both = df.merge(df, left_on=["seq_id", "source_name", "target_name"],
+                    right_on=["seq_id", "target_name", "source_name"], suffixes=("", "_rev"))
+    assert len(both) > 10
+    np.testing.assert_allclose(both.symmetric_score, (both.score + both.score_rev) / 2,
+                               rtol=1e-5, atol=1e-6)  # TSV precision
+    one_way = ~df.set_index(["seq_id", "source_name", "target_name"]).index.isin(
+        both.set_index(["seq_id", "source_name", "target_name"]).index)
+    assert one_way.any() and df.symmetric_score[one_way].isna().all()
     # the scored output is the logit, and the prediction column holds it
     x0 = oracle_files["onehot"][0][None].astype(np.float32)
     assert df[df.seq_id == "s0"].prediction.iloc[0] == pytest.approx(
