@@ -208,16 +208,22 @@ def _rescale_elementwise(f: Any, zx: Any, zr: Any, yr: Any, eps: float) -> Any:
 
     @tf.custom_gradient
     def op(zx):
-        yx = f(zx)
-
-        def grad(dy):
-            dz = zx - zr
+        # the multipliers do not depend on the upstream signal: computed once here, not
+        # once per task in every backward pass
+        if getattr(f, "__name__", None) == "relu":
+            yx = f(zx)
+            fprime = tf.cast(zx > 0, zx.dtype)
+        else:
             with tf.GradientTape() as tape:
                 tape.watch(zx)
-                yy = f(zx)
-            fprime = tape.gradient(yy, zx)
-            near = tf.abs(dz) < eps
-            secant = tf.where(near, fprime, (yx - yr) / tf.where(near, tf.ones_like(dz), dz))
+                yx = f(zx)
+            fprime = tape.gradient(yx, zx)
+        dz = zx - zr
+        near = tf.abs(dz) < eps
+        secant = tf.stop_gradient(
+            tf.where(near, fprime, (yx - yr) / tf.where(near, tf.ones_like(dz), dz)))
+
+        def grad(dy):
             return dy * secant
 
         return yx, grad
