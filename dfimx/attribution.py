@@ -478,7 +478,8 @@ def deeplift_scores(
     fn = _rescale_fn(scorer, Rules("rescale", method, maxpool))
     tf = _tf()
     # one reference for every input (zeros, gc): its forward pass runs once per batch
-    shared = bool(refs.size) and bool((refs == refs[:1, :1]).all())
+    shared = bool(refs.size) and (refs.strides[0] == refs.strides[1] == 0
+                                  or bool((refs == refs[:1, :1]).all()))
     if shared:
         k = 1
         xp, r_shared = X, tf.constant(refs[:1, 0])
@@ -731,9 +732,10 @@ def make_references(
 
     ``zeros``: all-zero input; ``gc``: the expected one-hot of a background with GC
     fraction ``gc`` (``(1-gc)/2, gc/2, gc/2, (1-gc)/2``); both have ``K = 1`` whatever
-    ``n_references`` says.  ``dinuc``: ``n_references`` (default 10) dinucleotide
-    shuffles of each input, drawn from ``sequence_rng(seed, seq_id, "reference", k)`` so
-    they do not depend on chunking (``seq_ids`` default to the row index).
+    ``n_references`` says, and are read-only broadcast views of one row.  ``dinuc``:
+    ``n_references`` (default 10) dinucleotide shuffles of each input, drawn from
+    ``sequence_rng(seed, seq_id, "reference", k)`` so they do not depend on chunking
+    (``seq_ids`` default to the row index).
 
     Examples
     --------
@@ -746,13 +748,14 @@ def make_references(
         raise InputError(f"X must have shape (N, L, 4), got {X.shape}")
     n, length, nb = X.shape
     if kind == "zeros":
-        return np.zeros((n, 1, length, nb), np.float32)
+        return np.broadcast_to(np.zeros((1, 1, 1, 1), np.float32), (n, 1, length, nb))
     if kind == "gc":
         if not 0.0 <= gc <= 1.0:
             raise InputError(f"gc must lie between 0 and 1, got {gc}")
         at, cg = (1.0 - gc) / 2.0, gc / 2.0
         row = np.array([at, cg, cg, at], np.float32)
-        return np.broadcast_to(row, (n, 1, length, nb)).copy()
+        # one reference for every input: a read-only broadcast view (no copy)
+        return np.broadcast_to(row, (n, 1, length, nb))
     if kind == "dinuc":
         from dfimx.shuffle import dinucleotide_shuffle
 

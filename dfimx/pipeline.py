@@ -298,17 +298,23 @@ def _dfim_arrays(
             n_shuffles=settings.n_shuffles, seq_ids=[ids[i] for i in si], seed=settings.seed,
         )
         flat = mutants.reshape((-1, length, 4))
-        mrefs = None if refs is None else np.repeat(refs[si], kd, axis=0)
+        if refs is None:
+            mrefs = None
+        elif refs.strides[0] == 0:  # one reference for all (zeros, gc): a view, no copy
+            mrefs = np.broadcast_to(refs[:1], (len(si) * kd,) + refs.shape[1:])
+        else:
+            mrefs = np.repeat(refs[si], kd, axis=0)
         imp, pred = attribute(flat, mrefs)
         imp = imp.reshape((len(si), kd) + imp.shape[1:])
         imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
-        delta = maps.mask_source(np.subtract(imp0[si], imp), starts, ends)
+        mutant_abs = np.abs(imp).sum(axis=2)
+        delta = maps.mask_source(np.subtract(imp0[si], imp, out=imp), starts, ends)
         signed = delta.sum(axis=2)  # (B, L, T): the profile and the `sum` score
         values = signed if settings.score == "sum" else maps.position_values(delta,
                                                                               settings.score)
         sc = maps.interval_scores(values, resp_start[si], resp_end[si], settings.score)
         # the magnitudes a score is a difference of, for the round-off tolerance
-        scale = maps.interval_scores(abs0[si] + np.abs(imp).sum(axis=2), resp_start[si],
+        scale = maps.interval_scores(abs0[si] + mutant_abs, resp_start[si],
                                      resp_end[si], "abs_sum")
         sc = maps.zero_round_off(sc, scale)
         sc[~valid[si, mi]] = np.nan
