@@ -122,6 +122,51 @@ def read_elements(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
+def _checked_element_rows(
+    elements: pd.DataFrame, lookup: dict[str, int], n: int, length: int, source: str
+) -> zip:
+    """``(seq index, start, end, name, role)`` per record, checked column-wise.
+
+    Raises :class:`InputError` naming the first bad record (1-based).
+    """
+    count = len(elements)
+    records = np.arange(1, count + 1)
+    starts = pd.to_numeric(elements["start"], errors="coerce").to_numpy(np.float64)
+    ends = pd.to_numeric(elements["end"], errors="coerce").to_numpy(np.float64)
+    bad = ~(np.isfinite(starts) & np.isfinite(ends) & (starts == np.round(starts))
+            & (ends == np.round(ends)))
+    if bad.any():
+        raise InputError(f"{source}: record {records[bad][0]}: start/end must be integers")
+    starts, ends = starts.astype(np.int64), ends.astype(np.int64)
+    keys = elements["seq"].astype(str).str.strip()
+    seq = keys.map(lookup)
+    unknown = seq.isna().to_numpy()
+    if unknown.any():  # 0-based indices are accepted where no id matches
+        numeric = pd.to_numeric(keys[unknown], errors="coerce")
+        ok = (numeric >= 0) & (numeric < n) & (numeric == numeric.round())
+        seq[unknown] = numeric.where(ok)
+        for rec in records[seq.isna().to_numpy()][:1]:
+            _resolve_seq(keys.iloc[rec - 1], lookup, n, source, int(rec))  # raises
+    seq_idx = seq.to_numpy(np.int64)
+    bad = (ends <= starts) | (starts < 0) | (ends > length)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        _check_interval(int(starts[k]), int(ends[k]), length, source, k + 1, "element")
+    if "role" in elements:
+        roles = elements["role"].astype(object).where(elements["role"].notna(), "both")
+        roles = roles.astype(str).str.strip().str.lower()
+    else:
+        roles = pd.Series(["both"] * count)
+    bad = ~roles.isin(ROLES).to_numpy()
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{source}: record {k + 1}: role {roles.iloc[k]!r} is not one of "
+                         f"{ROLES}")
+    names = elements["name"].astype(str).tolist()
+    return zip(seq_idx.tolist(), starts.tolist(), ends.tolist(), names, roles.tolist(),
+               strict=True)
+
+
 def plan_elements(
     ds: xr.Dataset, elements: pd.DataFrame | str | os.PathLike, *, source: str | None = None
 ) -> xr.Dataset:
@@ -146,27 +191,14 @@ def plan_elements(
         raise InputError(f"{source}: missing column(s) {sorted(missing)}")
     lookup, n = _seq_lookup(ds)
     length = ds.sizes["position"]
+    rows = _checked_element_rows(elements, lookup, n, length, source)
     sources: list[list[tuple[int, int, str]]] = [[] for _ in range(n)]
     targets: list[list[tuple[int, int, str]]] = [[] for _ in range(n)]
-    roles = elements["role"] if "role" in elements else pd.Series(["both"] * len(elements))
-    for row, (seq, start, end, name, role) in enumerate(
-        zip(elements["seq"], elements["start"], elements["end"], elements["name"], roles,
-            strict=True)
-    ):
-        rec = row + 1
-        try:
-            s, e = int(start), int(end)
-        except (TypeError, ValueError):
-            raise InputError(f"{source}: record {rec}: start/end must be integers") from None
-        i = _resolve_seq(seq, lookup, n, source, rec)
-        _check_interval(s, e, length, source, rec, "element")
-        role = "both" if pd.isna(role) else str(role).strip().lower()
-        if role not in ROLES:
-            raise InputError(f"{source}: record {rec}: role {role!r} is not one of {ROLES}")
+    for i, s, e, name, role in rows:
         if role in ("source", "both"):
-            sources[i].append((s, e, str(name)))
+            sources[i].append((s, e, name))
         if role in ("target", "both"):
-            targets[i].append((s, e, str(name)))
+            targets[i].append((s, e, name))
     chunk = _seq_chunk(ds)
     out = ds.assign(_padded(sources, n, chunk, "mutation"))
     out = out.assign(_padded(targets, n, chunk, "response"))

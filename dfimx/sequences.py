@@ -232,6 +232,56 @@ def _stream_fasta(path: str):
         yield name, "".join(parts)
 
 
+#: Bytes allowed on FASTA sequence lines (bases, IUPAC codes, line ends).
+_SEQUENCE_BYTES = np.zeros(256, bool)
+_SEQUENCE_BYTES[np.flatnonzero(BASE_LOOKUP != -2)] = True
+_SEQUENCE_BYTES[[ord("\n"), ord("\r")]] = True
+
+
+def _all_bytes_valid(path: str, block: int = 1 << 24) -> bool:
+    """Whether every sequence line of a FASTA file holds only valid bytes.
+
+    One streaming pass in blocks (bounded memory, vectorised); header lines are skipped.
+    False means some record needs the per-record check that names it.
+    """
+    opener = gzip.open if path.endswith((".gz", ".bgz")) else open
+    tail = b""
+    with opener(path, "rb") as fh:
+        while True:
+            chunk = fh.read(block)
+            data = tail + chunk
+            if not chunk:
+                cut = len(data)
+            else:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # one very long line: keep reading
+                    tail = data
+                    continue
+            tail = data[cut:]
+            if cut and not _block_valid(np.frombuffer(data[:cut], np.uint8)):
+                return False
+            if not chunk:
+                return True
+
+
+def _block_valid(b: np.ndarray) -> bool:
+    """Complete lines ``b``: are all bytes outside header lines valid sequence bytes?"""
+    starts = np.concatenate([[0], np.flatnonzero(b[:-1] == 10) + 1])
+    heads = starts[b[starts] == ord(">")]
+    if heads.size:
+        newlines = np.flatnonzero(b == 10)
+        after = np.searchsorted(newlines, heads)  # each header's line end
+        ends = np.full(heads.shape, len(b))  # a header on an unterminated last line
+        has_end = after < len(newlines)
+        ends[has_end] = newlines[after[has_end]]
+        inside = np.zeros(len(b) + 2, np.int32)
+        inside[heads] += 1  # header starts and ends are distinct positions
+        inside[ends + 1] -= 1
+        mask = np.cumsum(inside[: len(b)]) > 0
+        return bool(_SEQUENCE_BYTES[b[~mask]].all())
+    return bool(_SEQUENCE_BYTES[b].all())
+
+
 def _read_fasta_block(names: np.ndarray, path: str, length: int, crop: bool) -> np.ndarray:
     fa = _open_fasta(path)
     out = np.empty((len(names), length), dtype=np.int8)
@@ -306,8 +356,8 @@ def from_fasta(
         crop = False
     else:
         crop = True
-    if validate:
-        for name in names:
+    if validate and not _all_bytes_valid(path):
+        for name in names:  # slow path: finds and names the record and position
             encode(str(fa[name][:]), source=path, record=name)
     names_arr = da.from_array(string_array(names), chunks=chunk_size)
     onehot = names_arr.map_blocks(

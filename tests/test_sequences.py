@@ -81,3 +81,26 @@ def test_strings_and_onehot_builders():
         from_onehot(np.zeros((2, 3)))
     with pytest.raises(InputError, match="single 1"):
         from_onehot(np.ones((1, 3, 4)))
+
+
+@pytest.mark.parametrize("block", [3, 1 << 20])
+def test_fast_fasta_byte_check_agrees_with_per_record_check(tmp_path, block):
+    """The streaming byte check lets valid files through and sends bad ones to the
+    per-record check, whatever the block boundaries (headers are not checked)."""
+    from dfimx.sequences import _all_bytes_valid
+
+    cases = {
+        ">a desc X!\nACGTN\nacgt\n>b\nRYKM\n": True,
+        ">a\nACGT\n>b X\nAC": True,
+        ">a\r\nACGT\r\n": True,
+        ">a\nACGT\n>b\nACXT\n": False,
+        ">a\nACGT\n>b\nAC T": False,
+        ">a\nAC-T\n": False,
+    }
+    for i, (text, ok) in enumerate(cases.items()):
+        plain = tmp_path / f"{i}.fa"
+        plain.write_text(text)
+        packed = tmp_path / f"{i}.fa.gz"
+        packed.write_bytes(gzip.compress(text.encode()))
+        assert _all_bytes_valid(str(plain), block) is ok, text
+        assert _all_bytes_valid(str(packed), block) is ok, text
