@@ -20,9 +20,9 @@ ROOT = HERE.parent
 
 # (name, command after the python executable)
 BENCHMARKS: list[tuple[str, list[str]]] = [
-    ("pipeline", ["-m", "bench.bench_pipeline"]),
-    ("pipeline_small_model", ["-m", "bench.bench_pipeline", "--model-size", "small",
-                              "--method", "grad_x_input", "--name",
+    ("pipeline", ["-m", "bench.bench_pipeline", "--n", "8192"]),
+    ("pipeline_small_model", ["-m", "bench.bench_pipeline", "--n", "8192", "--model-size",
+                              "small", "--method", "grad_x_input", "--name",
                               "pipeline_vs_raw_small_model"]),
     ("memory", ["-m", "bench.bench_memory"]),
     ("workers", ["-m", "bench.bench_workers"]),
