@@ -163,7 +163,10 @@ def write_pair_summary(
     """Write ``<table stem>.pair_summary.tsv`` beside the tidy table (when q-values exist).
 
     One row per (source name, target name, task): tests, median score, fraction with
-    q < 0.05 (:func:`dfimx.stats.pair_summary`). Returns the path, or None without q-values.
+    q < 0.05 (:func:`dfimx.stats.pair_summary`); for element plans also the same of the
+    symmetric score (``n_symmetric_tests``, ``median_symmetric_score``,
+    ``n_symmetric_significant``, ``fraction_symmetric_significant``). Returns the path, or
+    None without q-values.
     """
     from pathlib import Path
 
@@ -176,7 +179,14 @@ def write_pair_summary(
     table_path = Path(table_path)
     stem = table_path.name.rsplit(".", 1)[0]
     out = table_path.with_name(f"{stem}.pair_summary.tsv")
-    summary = pair_summary(ds).sort_values("median_score", ascending=False, key=abs)
+    summary = pair_summary(ds)
+    if "symmetric_q_value" in ds:
+        sym = pair_summary(ds, score="symmetric_score", q_value="symmetric_q_value")
+        sym = sym.rename(columns=lambda c: c.replace("_score", "_symmetric_score")
+                         .replace("_tests", "_symmetric_tests")
+                         .replace("_significant", "_symmetric_significant"))
+        summary = summary.merge(sym, on=["source_name", "target_name", "task"], how="left")
+    summary = summary.sort_values("median_score", ascending=False, key=abs)
     tmp = out.with_name(out.name + ".partial")
     summary.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     os.replace(tmp, out)

@@ -80,7 +80,8 @@ def test_p_and_q_values_do_not_depend_on_chunks_or_workers(calibration_run, tmp_
                      elements=elements, progress=False, output=str(tmp_path / "c2.zarr"),
                      null_draws=8)
     other = to_dataframe(open_result(store))
-    for col in ("score", "p_value", "q_value"):
+    for col in ("score", "p_value", "q_value", "symmetric_score", "symmetric_p_value",
+                "symmetric_q_value"):
         np.testing.assert_array_equal(df[col].to_numpy(), other[col].to_numpy(), err_msg=col)
 
 
@@ -100,3 +101,14 @@ def test_export_writes_the_pair_summary_beside_the_table(calibration_run, tmp_pa
     np.testing.assert_allclose(merged.n_tests_x, merged.n_tests_y)
     np.testing.assert_allclose(merged.fraction_significant_x, merged.fraction_significant_y,
                                atol=1e-6)
+    # the symmetric columns summarise the symmetric score, the same for both directions
+    sym = pair_summary(open_result(store), score="symmetric_score",
+                       q_value="symmetric_q_value")
+    merged = written.merge(sym, on=["source_name", "target_name", "task"])
+    np.testing.assert_allclose(merged.fraction_symmetric_significant,
+                               merged.fraction_significant_y, atol=1e-6)
+    np.testing.assert_allclose(merged.median_symmetric_score, merged.median_score_y,
+                               rtol=1e-5)
+    pairs = written.set_index(["source_name", "target_name"]).median_symmetric_score
+    for (a, b), value in pairs.items():
+        assert value == pytest.approx(pairs[(b, a)], rel=1e-5)
