@@ -4,9 +4,9 @@ For a source element ``a`` and a target element ``b`` of a sequence ``x``::
 
     epistasis(a, b) = f(x) - f(x - a) - f(x - b) + f(x - a - b)
 
-where ``x - a`` is ``x`` with element ``a`` replaced as in DFIM's mutation modes: by zeros
-(``replacement="zeros"``) or by the expected one-hot of a GC background
-(``replacement="gc"``, GC fraction 0.46 by default).  It is zero when the two elements act
+where ``x - a`` is ``x`` with element ``a`` replaced as in DFIM's mutation modes: by the
+expected one-hot of a GC background (``replacement="gc"``, the default, GC fraction 0.46) or
+by zeros (``replacement="zeros"``).  It is zero when the two elements act
 additively on the output, positive when they are synergistic (each needs the other: removing
 both costs less than the sum of removing each one), negative when they are redundant.  This is
 the orientation of DFIM's ``sum`` score: when the importance of a target element sums to
@@ -79,7 +79,7 @@ def double_mutant_epistasis(
     *,
     source_mask: Any = None,
     target_mask: Any = None,
-    replacement: str = "zeros",
+    replacement: str = "gc",
     gc: float = DEFAULT_GC,
     batch_size: int = 256,
 ) -> np.ndarray:
@@ -98,7 +98,8 @@ def double_mutant_epistasis(
     source_mask, target_mask
         ``(N, M)`` / ``(N, R)`` booleans, True for real elements (all True when None).
     replacement
-        ``"zeros"`` or ``"gc"``: what an element is replaced with.
+        ``"gc"`` (the default, as DFIM's default mutation) or ``"zeros"``: what an element
+        is replaced with.
     gc
         GC fraction of the ``"gc"`` background.
     batch_size
