@@ -1,9 +1,9 @@
 """Native DeepLIFT Rescale vs the deeplift package on the same model and inputs.
 
 Prints ``BENCH native_vs_deeplift <ratio> x <what>``: the package's scoring time divided
-by the native scoring time (both after conversion / tracing, the best of ``--repeats``
-runs each; the package's process start-up and conversion are reported separately).  Also
-checks that both agree.
+by the native scoring time, both warm (after conversion or tracing and one untimed batch)
+and the best of ``--repeats`` runs each; the package's process start-up, conversion and
+warm-up are reported separately.  Also checks that both agree.
 
 Usage: ``python bench/bench_native_vs_deeplift.py [--n 2048] [--length 200] [--batch 128]``
 """
@@ -72,14 +72,15 @@ def main() -> None:
     pkg_s = job.timings["score_s"]
     err = float(np.abs(native - pkg).max() / np.abs(pkg).max())
     print(
-        f"native {native_s:.3f}s; package scoring {pkg_s:.3f}s, conversion "
+        f"native {native_s:.3f}s; package scoring {pkg_s:.3f}s, conversion and warm-up "
         f"{job.timings['convert_s']:.3f}s, whole process {job.timings['process_s']:.3f}s; "
         f"max relative difference {err:.2e}"
     )
     print(
         f"BENCH native_vs_deeplift {pkg_s / native_s:.2f} x DeepLIFT Rescale, "
         f"{args.n} seqs x {args.length} bp, 2 tasks, GC reference, batch {args.batch}, "
-        "package scoring time excluding start-up/conversion"
+        f"both warm, best of {args.repeats}; package scoring time excluding "
+        "start-up/conversion/warm-up"
     )
     print(
         f"BENCH native_vs_deeplift_with_startup {job.timings['process_s'] / native_s:.2f} x "

@@ -57,9 +57,15 @@ def main(workdir: str) -> int:
             func = model.get_target_contribs_func(
                 find_scores_layer_idx=0, target_layer_idx=job["target_layer_idx"]
             )
-        t1 = time.perf_counter()
         x = np.load(os.path.join(workdir, job["x"]), allow_pickle=False)
         ref = np.load(os.path.join(workdir, job["ref"]), allow_pickle=False)
+        batch = int(job["batch_size"])
+        with contextlib.redirect_stdout(io.StringIO()):
+            for task in job["tasks"]:  # warm-up (first session runs), not timed
+                func(task_idx=int(task), input_data_list=[x[:batch]],
+                     input_references_list=[ref[:batch]], batch_size=batch,
+                     progress_update=None)
+        t1 = time.perf_counter()
         outs = []
         with contextlib.redirect_stdout(io.StringIO()):
             for task in job["tasks"]:
@@ -73,7 +79,7 @@ def main(workdir: str) -> int:
                 outs.append(np.asarray(res, dtype=np.float32))
         t2 = time.perf_counter()
         np.save(os.path.join(workdir, f"out_{j}.npy"), np.stack(outs, axis=-1))
-        timings.append({"convert_s": t1 - t0, "score_s": t2 - t1})
+        timings.append({"convert_s": t1 - t0, "score_s": t2 - t1})  # convert_s: + warm-up
     with open(os.path.join(workdir, "result.json"), "w") as fh:
         json.dump({"timings": timings}, fh)
     return 0
