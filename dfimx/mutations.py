@@ -93,9 +93,10 @@ def _padded(groups: list[list[tuple[int, int, str]]], n: int, chunk: int, prefix
 
 
 def _chunked(arr: np.ndarray, chunk: int) -> Any:
-    if arr.dtype == object:
-        return arr  # strings stay in memory (small): Zarr writes them once
-    return da.from_array(arr, chunks=(chunk,) + arr.shape[1:])
+    # tables of elements are read into memory whole, so their plans are small: they stay
+    # in memory and Zarr writes them once with the store's template, not once per region
+    del chunk
+    return arr
 
 
 def _seq_chunk(ds: xr.Dataset) -> int:
