@@ -306,34 +306,12 @@ def attribute_and_predict(
 
 
 def _rules_fn(scorer: Any, rules: Any) -> Any:
-    """Compiled ``x -> (modified-rule gradients (N, L, 4, T), outputs (N, T))``."""
-    from dfimx import _deeplift_graph as dg
+    """Compiled attribution function of ``scorer`` under the modified backward ``rules``.
 
-    network = scorer.network
-    n_tasks = scorer.n_tasks
-    dg.validate(network, rules)
-
-    def build():
-        tf = _tf()
-
-        @tf.function(reduce_retracing=True, autograph=False)
-        def fn(x):
-            with tf.GradientTape(persistent=n_tasks > 1) as tape:
-                tape.watch(x)
-                y = tf.reshape(dg.run_with_rules(network, x, rules), (tf.shape(x)[0], n_tasks))
-            return _task_gradients(tape, y, x, n_tasks), y
-
-        return fn
-
-    return _cached(network, ("rules", rules, n_tasks), build)
-
-
-def _rescale_fn(scorer: Any, rules: Any) -> Any:
-    """Compiled ``(x, r) -> (contributions, f(x), f(r), sum c, sum |c|)`` (Rescale rule).
-
-    ``r`` holds one reference per row of ``x``, or a single row shared by all of them.
-    Contributions are ``(N, L, 4, T)``; the sums over positions and bases are ``(N, T)``,
-    for the summation-to-delta check.
+    ``"rescale"`` rules: ``(x, r) -> (contributions (N, L, 4, T), f(x), f(r), sum c,
+    sum |c|)``, where ``r`` holds one reference per row of ``x`` or a single row shared by
+    all of them, and the sums over positions and bases ``(N, T)`` serve the
+    summation-to-delta check.  Other rules: ``x -> (gradients (N, L, 4, T), outputs (N, T))``.
     """
     from dfimx import _deeplift_graph as dg
 
@@ -345,7 +323,7 @@ def _rescale_fn(scorer: Any, rules: Any) -> Any:
         tf = _tf()
 
         @tf.function(reduce_retracing=True, autograph=False)
-        def fn(x, r):
+        def rescale(x, r):
             with tf.GradientTape(persistent=n_tasks > 1, watch_accessed_variables=False) as tape:
                 tape.watch(x)
                 yx, yr = dg.run_rescale(network, x, r, rules)
@@ -356,9 +334,16 @@ def _rescale_fn(scorer: Any, rules: Any) -> Any:
             return (contrib, yx, yr, tf.reduce_sum(contrib, axis=[1, 2]),
                     tf.reduce_sum(tf.abs(contrib), axis=[1, 2]))
 
-        return fn
+        @tf.function(reduce_retracing=True, autograph=False)
+        def other(x):
+            with tf.GradientTape(persistent=n_tasks > 1) as tape:
+                tape.watch(x)
+                y = tf.reshape(dg.run_with_rules(network, x, rules), (tf.shape(x)[0], n_tasks))
+            return _task_gradients(tape, y, x, n_tasks), y
 
-    return _cached(network, ("rescale", rules, n_tasks), build)
+        return rescale if rules.mode == "rescale" else other
+
+    return _cached(network, ("rules", rules, n_tasks), build)
 
 
 # --------------------------------------------------------------------------- public helpers
@@ -480,7 +465,7 @@ def deeplift_scores(
     X = np.asarray(X, np.float32)
     refs = _default_references(X, references)
     n, k = refs.shape[:2]
-    fn = _rescale_fn(scorer, Rules("rescale", method, maxpool))
+    fn = _rules_fn(scorer, Rules("rescale", method, maxpool))
     tf = _tf()
     # one reference for every input (zeros, gc): its forward pass runs once per batch
     shared = bool(refs.size) and (refs.strides[0] == refs.strides[1] == 0
