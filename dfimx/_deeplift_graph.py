@@ -205,23 +205,28 @@ def run_rescale(model: Any, x: Any, r: Any, rules: Rules) -> tuple[Any, Any]:
 
 def _rescale_elementwise(f: Any, zx: Any, zr: Any, yr: Any, eps: float) -> Any:
     tf = _tf()
+    is_relu = getattr(f, "__name__", None) == "relu"
 
     @tf.custom_gradient
     def op(zx):
         # the multipliers do not depend on the upstream signal: computed once here, not
         # once per task in every backward pass
-        if getattr(f, "__name__", None) == "relu":
+        if is_relu:
+            # exact for any input difference (it lies in [0, 1]), so no near-zero case: a
+            # unit whose input equals its reference exactly passes no difference on (the
+            # deeplift package takes the gradient there; the two differ only where the
+            # input differences that reach the unit cancel exactly)
             yx = f(zx)
-            fprime = tf.cast(zx > 0, zx.dtype)
+            secant = tf.stop_gradient(tf.math.divide_no_nan(yx - yr, zx - zr))
         else:
             with tf.GradientTape() as tape:
                 tape.watch(zx)
                 yx = f(zx)
             fprime = tape.gradient(yx, zx)
-        dz = zx - zr
-        near = tf.abs(dz) < eps
-        secant = tf.stop_gradient(
-            tf.where(near, fprime, (yx - yr) / tf.where(near, tf.ones_like(dz), dz)))
+            dz = zx - zr
+            near = tf.abs(dz) < eps
+            secant = tf.stop_gradient(
+                tf.where(near, fprime, (yx - yr) / tf.where(near, tf.ones_like(dz), dz)))
 
         def grad(dy):
             return dy * secant

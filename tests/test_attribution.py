@@ -131,6 +131,30 @@ def test_rescale_secant_by_hand():
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
 
 
+def test_relu_secant_by_hand_including_inputs_equal_to_the_reference():
+    model = _seq(keras.layers.Flatten(), keras.layers.Dense(3, activation="relu"),
+                 keras.layers.Dense(1))
+    w1, b1 = model.layers[1].get_weights()
+    w2, _ = model.layers[2].get_weights()
+    R = np.full((4, L, 4), 0.25, np.float32)
+    X = _onehot(4)
+    X[0] = R[0]  # a mutant whose replaced window equals the reference everywhere
+    X[1, : L // 2] = R[1, : L // 2]  # ... or in part
+    zx = X.reshape(4, -1).astype(np.float64) @ w1 + b1
+    zr = R.reshape(4, -1).astype(np.float64) @ w1 + b1
+    dz = zx - zr
+    with np.errstate(invalid="ignore", divide="ignore"):
+        secant = np.where(dz == 0, 0.0, (np.maximum(zx, 0) - np.maximum(zr, 0)) / dz)
+    assert ((secant >= 0) & (secant <= 1 + 1e-9)).all()
+    expected = (w1 * (secant * w2[:, 0])[:, None, :]).sum(-1) * (X - R).reshape(4, -1)
+    got = A.deeplift_scores(build_scorer(model), X, R)[..., 0].reshape(4, -1)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    assert not got[0].any()  # nothing differs from the reference, nothing is attributed
+    assert not got[1, : L // 2 * 4].any()
+    assert A.last_summation_delta_violation() < 1e-4
+
+
 def test_deepshap_is_mean_of_deeplift_over_dinuc_references():
     model = MODELS["maxpool"]()
     X, ids = _onehot(3), ["x", "y", "z"]
