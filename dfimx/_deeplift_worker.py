@@ -26,6 +26,17 @@ def _install_compat_tensorflow() -> None:
     sys.modules["tensorflow"] = v1
 
 
+def _fresh_graph() -> None:
+    import deeplift.util
+    import tensorflow as tf  # tf.compat.v1 here
+
+    session = deeplift.util._SESS  # noqa: SLF001 - the package's own session cache
+    if session is not None:
+        session.close()
+    deeplift.util._SESS = None  # noqa: SLF001
+    tf.reset_default_graph()
+
+
 def main(workdir: str) -> int:
     _install_compat_tensorflow()
     import numpy as np
@@ -42,6 +53,7 @@ def main(workdir: str) -> int:
         request = json.load(fh)
     timings = []
     for j, job in enumerate(request["jobs"]):
+        _fresh_graph()  # each job alone in its graph and session: earlier jobs do not slow it
         configs = job["layers"]
         for cfg in configs:
             files = cfg["config"].pop("weight_files", None)
