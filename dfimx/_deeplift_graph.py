@@ -376,6 +376,15 @@ def _conv_linear(layer: Any, x: Any) -> Any:
     if padding == "causal":
         x = ops.pad(x, layer._compute_causal_padding())  # noqa: SLF001
         padding = "valid"
+    plan = _input_gradient_fold(layer, x, padding)
+    if plan is not None:
+        from dfimx import _conv_input_gradient
+
+        tf = _tf()
+        bias = layer.bias if getattr(layer, "use_bias", False) else None
+        return _conv_input_gradient.conv1d(
+            x, tf.convert_to_tensor(layer.kernel), padding, plan,
+            None if bias is None else tf.convert_to_tensor(bias))
     y = ops.conv(
         x,
         layer.kernel,
@@ -385,6 +394,21 @@ def _conv_linear(layer: Any, x: Any) -> Any:
         data_format=layer.data_format,
     )
     return _bias(layer, y)
+
+
+def _input_gradient_fold(layer: Any, x: Any, padding: str) -> Any:
+    """The folded input gradient's plan for a Conv1D over few channels, else None."""
+    import keras
+
+    from dfimx._conv_input_gradient import fold_plan
+
+    if (type(layer) is not keras.layers.Conv1D or tuple(layer.strides) != (1,)
+            or tuple(layer.dilation_rate) != (1,) or layer.data_format != "channels_last"
+            or getattr(layer, "groups", 1) != 1 or len(x.shape) != 3
+            or x.shape[1] is None or x.shape[2] is None
+            or x.dtype != "float32" or layer.kernel.dtype != "float32"):
+        return None
+    return fold_plan(int(layer.kernel.shape[0]), int(x.shape[2]), padding)
 
 
 def _dense_linear(layer: Any, x: Any) -> Any:
