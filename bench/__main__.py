@@ -28,6 +28,8 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("workers", ["-m", "bench.bench_workers"]),
     ("ism", ["-m", "bench.bench_ism"]),
     ("native_vs_deeplift", [str(HERE / "bench_native_vs_deeplift.py")]),
+    ("native_vs_deeplift_1_task", [str(HERE / "bench_native_vs_deeplift.py"), "--tasks", "1",
+                                   "--name", "native_vs_deeplift_1_task"]),
     ("stats", [str(HERE / "bench_stats.py"), "--n", "1e7", "--chunk", "1e6"]),
     ("variants", [str(HERE / "bench_variants.py")]),
 ]

@@ -19,19 +19,19 @@ import time
 import numpy as np
 
 
-def build_model(length: int, seed: int = 0):
+def build_model(length: int, seed: int = 0, filters: int = 32, tasks: int = 2):
     import keras
 
     K = keras.layers
     model = keras.Sequential([
         keras.Input((length, 4)),
-        K.Conv1D(32, 15, activation="relu", padding="same"),
+        K.Conv1D(filters, 15, activation="relu", padding="same"),
         K.MaxPooling1D(4),
-        K.Conv1D(32, 7, activation="relu"),
+        K.Conv1D(filters, 7, activation="relu"),
         K.MaxPooling1D(4),
         K.Flatten(),
         K.Dense(32, activation="relu"),
-        K.Dense(2, activation="sigmoid"),
+        K.Dense(tasks, activation="sigmoid"),
     ])
     rng = np.random.default_rng(seed)
     for layer in model.layers:
@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--batches", default="128,256,512,1024",
                         help="batch sizes tried on each side (comma-separated)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--filters", type=int, default=32, help="filters per convolution")
+    parser.add_argument("--tasks", type=int, default=2, help="scored outputs")
+    parser.add_argument("--name", default="native_vs_deeplift", help="name on the BENCH lines")
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
 
@@ -55,35 +58,41 @@ def main() -> None:
     from dfimx.deeplift_backend import PackageJob, run_package_jobs
     from dfimx.models import build_scorer
 
-    model = build_model(args.length)
+    model = build_model(args.length, filters=args.filters, tasks=args.tasks)
     scorer = build_scorer(model)
     rng = np.random.default_rng(1)
     X = np.eye(4, dtype="float32")[rng.integers(0, 4, (args.n, args.length))]
     refs = make_references(X, "gc")[:, 0]
 
-    native_s: dict[int, float] = {}
+    # repeats go round the batch sizes, so that a slow spell of the machine does not land
+    # on one batch size only
+    native_s = {batch: float("inf") for batch in batches}
     for batch in batches:
         native = deeplift_scores(scorer, X, refs, batch_size=batch)  # trace, warm
-        times = []
-        for _ in range(args.repeats):
+    for _ in range(args.repeats):
+        for batch in batches:
             t0 = time.perf_counter()
             native = deeplift_scores(scorer, X, refs, batch_size=batch)
-            times.append(time.perf_counter() - t0)
-        native_s[batch] = min(times)
+            native_s[batch] = min(native_s[batch], time.perf_counter() - t0)
 
-    # every batch size, several times, in one package process: the best scoring time counts
-    jobs = {batch: [PackageJob(model, X, refs, mode="rescale", tasks=(0, 1), batch_size=batch)
-                    for _ in range(args.repeats)] for batch in batches}
-    outputs = run_package_jobs([job for group in jobs.values() for job in group])
+    # the same in one package process: the best scoring time of each batch size counts
+    jobs = {batch: [] for batch in batches}
+    order = []
+    for _ in range(args.repeats):
+        for batch in batches:
+            job = PackageJob(model, X, refs, mode="rescale", tasks=tuple(range(args.tasks)),
+                             batch_size=batch)
+            jobs[batch].append(job)
+            order.append(job)
+    outputs = run_package_jobs(order)
     package_s = {batch: min(j.timings["score_s"] for j in group) for batch, group in jobs.items()}
     best_native = min(native_s, key=native_s.get)
     best_package = min(package_s, key=package_s.get)
-    all_jobs = [job for group in jobs.values() for job in group]
     fastest = min(jobs[best_package], key=lambda j: j.timings["score_s"])
     # one package run from scratch: process start-up (the process time not spent in any
     # job), conversion and warm-up, and scoring
-    startup_s = all_jobs[0].timings["process_s"] - sum(
-        j.timings["convert_s"] + j.timings["score_s"] for j in all_jobs)
+    startup_s = order[0].timings["process_s"] - sum(
+        j.timings["convert_s"] + j.timings["score_s"] for j in order)
     one_shot_s = startup_s + fastest.timings["convert_s"] + fastest.timings["score_s"]
     err = float(np.abs(native - outputs[0]).max() / np.abs(outputs[0]).max())
     for batch in batches:
@@ -92,19 +101,20 @@ def main() -> None:
     print(f"package start-up {startup_s:.2f}s, conversion and warm-up "
           f"{fastest.timings['convert_s']:.2f}s; max relative difference {err:.2e}")
     print(
-        f"BENCH native_vs_deeplift {package_s[best_package] / native_s[best_native]:.2f} x "
-        f"DeepLIFT Rescale, {args.n} seqs x {args.length} bp, 2 tasks, GC reference, each "
+        f"BENCH {args.name} {package_s[best_package] / native_s[best_native]:.2f} x "
+        f"DeepLIFT Rescale, {args.n} seqs x {args.length} bp, {args.tasks} tasks, "
+        f"{args.filters} filters, GC reference, each "
         f"at its fastest batch size (native {best_native}, package {best_package}), both "
         f"warm, best of {args.repeats}; package scoring time excluding "
         "start-up/conversion/warm-up"
     )
     print(
-        f"BENCH native_vs_deeplift_same_batch "
+        f"BENCH {args.name}_same_batch "
         f"{min(package_s[b] / native_s[b] for b in batches):.2f} x same, both at the same "
         f"batch size, the least favourable of {batches}"
     )
     print(
-        f"BENCH native_vs_deeplift_with_startup {one_shot_s / native_s[best_native]:.2f} x "
+        f"BENCH {args.name}_with_startup {one_shot_s / native_s[best_native]:.2f} x "
         "same, package including process start-up, conversion and warm-up"
     )
 

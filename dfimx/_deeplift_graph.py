@@ -24,6 +24,7 @@ dropout, reshaping, merging) keep their gradient.  Anything else raises
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, replace
 from typing import Any
@@ -396,6 +397,11 @@ def _conv_linear(layer: Any, x: Any) -> Any:
     return _bias(layer, y)
 
 
+@functools.lru_cache(maxsize=1)
+def _gpu_visible() -> bool:
+    return bool(_tf().config.list_physical_devices("GPU"))
+
+
 def _input_gradient_fold(layer: Any, x: Any, padding: str) -> Any:
     """The folded input gradient's plan for a Conv1D over few channels, else None."""
     import keras
@@ -406,7 +412,8 @@ def _input_gradient_fold(layer: Any, x: Any, padding: str) -> Any:
             or tuple(layer.dilation_rate) != (1,) or layer.data_format != "channels_last"
             or getattr(layer, "groups", 1) != 1 or len(x.shape) != 3
             or x.shape[1] is None or x.shape[2] is None
-            or x.dtype != "float32" or layer.kernel.dtype != "float32"):
+            or x.dtype != "float32" or layer.kernel.dtype != "float32"
+            or _gpu_visible()):  # measured on CPU kernels only; cuDNN keeps its own
         return None
     return fold_plan(int(layer.kernel.shape[0]), int(x.shape[2]), padding)
 

@@ -40,3 +40,33 @@ def test_fold_only_where_it_pays():
     assert cig.fold_plan(3, 4, "same") is None  # a narrow kernel would do 2x+ the work
     assert cig.fold_plan(15, 1, "same") is None  # too few channels to fill a register
     assert cig.fold_plan(15, 4, "causal") is None
+
+
+def test_deeplift_contributions_do_not_depend_on_the_fold(monkeypatch):
+    import keras
+
+    from dfimx import _deeplift_graph
+    from dfimx.attribution import deeplift_scores, make_references
+    from dfimx.models import build_scorer
+
+    def model():
+        m = keras.Sequential([
+            keras.Input((60, 4)),
+            keras.layers.Conv1D(16, 11, padding="same", activation="relu"),
+            keras.layers.MaxPooling1D(3),
+            keras.layers.Conv1D(8, 5, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ])
+        rng = np.random.default_rng(3)
+        m.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in m.get_weights()])
+        return m
+
+    X = np.eye(4, dtype="float32")[np.random.default_rng(4).integers(0, 4, (70, 60))]
+    refs = make_references(X, "gc")[:, 0]
+    layer = model().layers[0]
+    assert _deeplift_graph._input_gradient_fold(layer, tf.zeros((1, 60, 4)), "same") is not None
+    folded = deeplift_scores(build_scorer(model()), X, refs)
+    monkeypatch.setattr(_deeplift_graph, "_input_gradient_fold", lambda *a: None)
+    plain = deeplift_scores(build_scorer(model()), X, refs)
+    np.testing.assert_allclose(folded, plain, rtol=1e-5, atol=1e-6 * np.abs(plain).max())
