@@ -286,7 +286,7 @@ def _dfim_arrays(
         if settings.keep_delta:
             out["delta"] = np.full((n, m, length, 4, t), np.nan, np.float32)
     seq_idx, mut_idx = np.nonzero(mut_mask)
-    abs0 = np.abs(imp0).sum(axis=2)  # (n, L, T), shared by every source of a sequence
+    abs0 = maps.sum_over_bases(imp0, absolute=True)  # (n, L, T), shared by all sources
     kd = n_draws(settings.mutation, settings.n_shuffles)
     n_ref = 0 if refs is None else refs.shape[1]
     group = _group_size(kd, n_ref, length, batch_size)
@@ -307,9 +307,9 @@ def _dfim_arrays(
         imp, pred = attribute(flat, mrefs)
         imp = imp.reshape((len(si), kd) + imp.shape[1:])
         imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
-        mutant_abs = np.abs(imp).sum(axis=2)
+        mutant_abs = maps.sum_over_bases(imp, absolute=True)
         delta = maps.mask_source(np.subtract(imp0[si], imp, out=imp), starts, ends)
-        signed = delta.sum(axis=2)  # (B, L, T): the profile and the `sum` score
+        signed = maps.sum_over_bases(delta)  # (B, L, T): the profile and the `sum` score
         values = signed if settings.score == "sum" else maps.position_values(delta,
                                                                               settings.score)
         sc = maps.interval_scores(values, resp_start[si], resp_end[si], settings.score)
