@@ -43,7 +43,8 @@ def test_fold_only_where_it_pays():
     assert cig.fold_plan(15, 4, "causal") is None
 
 
-def test_deeplift_contributions_do_not_depend_on_the_fold(monkeypatch):
+@pytest.mark.parametrize(("padding", "use_bias"), [("same", True), ("causal", False)])
+def test_deeplift_contributions_do_not_depend_on_the_fold(monkeypatch, padding, use_bias):
     import keras
 
     from dfimx import _deeplift_graph
@@ -53,7 +54,7 @@ def test_deeplift_contributions_do_not_depend_on_the_fold(monkeypatch):
     def model():
         m = keras.Sequential([
             keras.Input((60, 4)),
-            keras.layers.Conv1D(16, 11, padding="same", activation="relu"),
+            keras.layers.Conv1D(16, 11, padding=padding, use_bias=use_bias, activation="relu"),
             keras.layers.MaxPooling1D(3),
             keras.layers.Conv1D(8, 5, activation="relu"),
             keras.layers.Flatten(),
@@ -66,7 +67,9 @@ def test_deeplift_contributions_do_not_depend_on_the_fold(monkeypatch):
     X = np.eye(4, dtype="float32")[np.random.default_rng(4).integers(0, 4, (70, 60))]
     refs = make_references(X, "gc")[:, 0]
     layer = model().layers[0]
-    assert _deeplift_graph._input_gradient_fold(layer, tf.zeros((1, 60, 4)), "same") is not None
+    conv_padding = "valid" if padding == "causal" else padding  # causal: padded, then valid
+    assert _deeplift_graph._input_gradient_fold(layer, tf.zeros((1, 70, 4)),
+                                                conv_padding) is not None
     folded = deeplift_scores(build_scorer(model()), X, refs)
     monkeypatch.setattr(_deeplift_graph, "_input_gradient_fold", lambda *a: None)
     plain = deeplift_scores(build_scorer(model()), X, refs)
