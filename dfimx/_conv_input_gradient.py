@@ -49,12 +49,10 @@ class FoldPlan:
     """How to fold positions into channels for one kernel width and padding.
 
     ``index[t, v, u]`` is the kernel row feeding output offset ``u`` from input offset
-    ``v`` at block distance ``t_min + t`` (``width`` where none does).
+    ``v`` at block distance ``t_min + t`` (the kernel width, a zero row, where none does).
     """
 
     fold: int
-    width: int
-    pad_left: int
     t_min: int
     index: np.ndarray
 
@@ -66,18 +64,16 @@ class FoldPlan:
 def _plan(width: int, fold: int, pad_left: int) -> FoldPlan:
     # input position m = fold*q + u receives dy[n], n = fold*p + v, through kernel row
     # k = m - n + pad_left = -fold*t + u - v + pad_left with t = p - q
-    ts = [t for t in range(-width - fold, width + fold)
-          if any(0 <= -fold * t + u - v + pad_left < width
-                 for u in range(fold) for v in range(fold))]
-    t_min, t_max = min(ts), max(ts)
+    rows = {(t, v, u): -fold * t + u - v + pad_left
+            for t in range(-width - fold, width + fold)
+            for u in range(fold) for v in range(fold)}
+    rows = {key: k for key, k in rows.items() if 0 <= k < width}
+    t_min = min(t for t, _, _ in rows)
+    t_max = max(t for t, _, _ in rows)
     index = np.full((t_max - t_min + 1, fold, fold), width, np.int32)
-    for i, t in enumerate(range(t_min, t_max + 1)):
-        for u in range(fold):
-            for v in range(fold):
-                k = -fold * t + u - v + pad_left
-                if 0 <= k < width:
-                    index[i, v, u] = k
-    return FoldPlan(fold, width, pad_left, t_min, index)
+    for (t, v, u), k in rows.items():
+        index[t - t_min, v, u] = k
+    return FoldPlan(fold, t_min, index)
 
 
 def fold_plan(width: int, channels: int, padding: str) -> FoldPlan | None:
