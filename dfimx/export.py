@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dfimx._alphabet import BASES
+from dfimx.alphabet import BASES
 
 COLUMNS = [
     "seq_id", "source_name", "source_start", "source_end", "source_alt",

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dfimx._alphabet import BASES
+from dfimx.alphabet import BASES
 from dfimx.motifs import load_motifs, sample_motif, write_meme
 
 __all__ = ["SimulatedVariants", "TRUTH_COLUMNS", "simulate_variant_genome"]

@@ -14,7 +14,7 @@ windows of one Dask chunk are scanned here with plain numpy, with any background
 
 Examples
 --------
->>> from dfimx._alphabet import codes_to_onehot, BASE_LOOKUP
+>>> from dfimx.alphabet import codes_to_onehot, BASE_LOOKUP
 >>> gata = np.eye(4)[[0, 2, 0, 3, 0, 0]] * 0.9 + 0.025     # AGATAA
 >>> seq = "CCCCCCAGATAACCCCTTATCTCC"
 >>> onehot = codes_to_onehot(BASE_LOOKUP[np.frombuffer(seq.encode(), np.uint8)])[None]
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dfimx._alphabet import N_BASES, onehot_to_codes
+from dfimx.alphabet import N_BASES, onehot_to_codes
 from dfimx.variables import string_array
 
 __all__ = [
@@ -234,7 +234,7 @@ def scan_motifs(
 
     Examples
     --------
-    >>> from dfimx._alphabet import codes_to_onehot
+    >>> from dfimx.alphabet import codes_to_onehot
     >>> pwm = np.eye(4)[[0, 2, 0, 3, 0, 0, 2, 0]] * 0.9 + 0.025     # AGATAAGA
     >>> x = np.zeros((1, 20), np.int8) + 1                 # CCCC...
     >>> x[0, 5:13] = [0, 2, 0, 3, 0, 0, 2, 0]               # AGATAAGA at 5
@@ -423,7 +423,7 @@ def motif_targets(
 
     Examples
     --------
-    >>> from dfimx._alphabet import codes_to_onehot
+    >>> from dfimx.alphabet import codes_to_onehot
     >>> pwm = np.eye(4)[[0, 2, 0, 3, 0, 0, 2, 0]] * 0.9 + 0.025     # AGATAAGA
     >>> x = np.zeros((2, 30), np.int8) + 1
     >>> x[:, 5:13] = [0, 2, 0, 3, 0, 0, 2, 0]

@@ -1,7 +1,7 @@
 """Position weight matrices: reading MEME files and sampling motif instances.
 
 PWMs are ``(width, 4)`` float arrays of letter probabilities in the order A C G T
-(the order of :data:`dfimx._alphabet.BASES`), one row per motif position.
+(the order of :data:`dfimx.alphabet.BASES`), one row per motif position.
 
 Examples
 --------
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dfimx._alphabet import BASES, N_BASES
+from dfimx.alphabet import BASES, N_BASES
 from dfimx.errors import InputError
 
 __all__ = [

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dfimx._alphabet import BASES
-from dfimx._random import sequence_rng
+from dfimx.alphabet import BASES
+from dfimx.seeding import sequence_rng
 from dfimx.errors import InputError
 
 MUTATION_MODES = ("zeros", "gc", "shuffle")

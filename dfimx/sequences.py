@@ -26,7 +26,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from dfimx._alphabet import BASE_LOOKUP, BASES, codes_to_onehot
+from dfimx.alphabet import BASE_LOOKUP, BASES, codes_to_onehot
 from dfimx.errors import InputError
 from dfimx.variables import string_array
 

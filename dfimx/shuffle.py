@@ -1,7 +1,7 @@
 """Seeded, vectorised shuffles of one-hot DNA: dinucleotide- and mononucleotide-preserving.
 
 Every shuffle draw ``k`` of a sequence comes from
-``dfimx._random.sequence_rng(seed, seq_id, purpose, k)``, so the result for one sequence
+``dfimx.seeding.sequence_rng(seed, seq_id, purpose, k)``, so the result for one sequence
 does not depend on which other sequences are shuffled with it (chunking, worker count),
 nor on ``n_shuffles`` (draw ``k`` is the same whether 3 or 30 draws are asked for).
 
@@ -20,7 +20,7 @@ the walk itself loops over positions.
 Examples
 --------
 >>> import numpy as np
->>> from dfimx._alphabet import codes_to_onehot, onehot_to_strings
+>>> from dfimx.alphabet import codes_to_onehot, onehot_to_strings
 >>> X = codes_to_onehot(np.array([[0, 1, 2, 3, 0, 1, 2, 3, 3, 0]]))
 >>> S = dinucleotide_shuffle(X, 2, seq_ids=["s1"], seed=7)
 >>> S.shape
@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dfimx._random import sequence_rng
+from dfimx.seeding import sequence_rng
 from dfimx.errors import InputError
 
 __all__ = ["dinucleotide_shuffle", "mononucleotide_shuffle"]
@@ -132,7 +132,7 @@ def mononucleotide_shuffle(
     Examples
     --------
     >>> import numpy as np
-    >>> from dfimx._alphabet import codes_to_onehot
+    >>> from dfimx.alphabet import codes_to_onehot
     >>> X = codes_to_onehot(np.array([[0, 0, 1, 2, -1, 3]]))
     >>> S = mononucleotide_shuffle(X, 3, seq_ids=["a"], seed=1)
     >>> S.shape, S.sum(axis=(2,)).tolist()[0][0], int(S[0, :, 4].sum())
@@ -195,7 +195,7 @@ def dinucleotide_shuffle(
     Examples
     --------
     >>> import numpy as np
-    >>> from dfimx._alphabet import codes_to_onehot, onehot_to_strings
+    >>> from dfimx.alphabet import codes_to_onehot, onehot_to_strings
     >>> X = codes_to_onehot(np.array([[0, 1, 0, 1, 2, 0, -1, 3, 3, 1]]))
     >>> S = dinucleotide_shuffle(X, 4, seq_ids=["x"], seed=0)
     >>> [s[6] for s in onehot_to_strings(S[0])]

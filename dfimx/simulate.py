@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dfimx._alphabet import BASES, codes_to_onehot, onehot_to_strings
-from dfimx._random import sequence_rng, stable_key
+from dfimx.alphabet import BASES, codes_to_onehot, onehot_to_strings
+from dfimx.seeding import sequence_rng, stable_key
 from dfimx.motifs import load_motifs, pwm_log_odds, reverse_complement_pwm, sample_motif
 
 __all__ = [

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -174,5 +175,38 @@ def validate(ds: xr.Dataset, *names: Hashable | Iterable[Hashable]) -> xr.Datase
 
 
 def string_array(values: Iterable[object]) -> np.ndarray:
-    """Object array of Python strings (what Zarr v3 stores as variable-length strings)."""
+    """Object array of Python strings (what Zarr v3 stores as variable-length strings).
+
+    Examples
+    --------
+    >>> string_array([1, "b"]).tolist()
+    ['1', 'b']
+    """
     return np.array([str(v) for v in values], dtype=object)
+
+
+def as_str(values: Any) -> np.ndarray:
+    """Object array of Python ``str`` from any string array (object, ``<U``, StringDType),
+    keeping its shape.
+
+    Examples
+    --------
+    >>> as_str(np.array([["a", "b"]])).dtype, as_str(np.array([["a", "b"]])).shape
+    (dtype('O'), (1, 2))
+    """
+    arr = np.asarray(values)
+    out = np.empty(arr.shape, dtype=object)
+    out.ravel()[:] = [str(v) for v in arr.ravel()]
+    return out
+
+
+def variable_strings(values: Any) -> np.ndarray:
+    """Variable-length strings (NumPy ``StringDType``) that xarray writes to Zarr v3 as
+    strings without loading a Dask array, and that ``xr.open_zarr`` gives back as ``str``.
+
+    Examples
+    --------
+    >>> variable_strings(["a", 3]).dtype
+    StringDType()
+    """
+    return np.asarray(values, dtype=object).astype(str).astype(np.dtypes.StringDType())

@@ -50,7 +50,7 @@ import pandas as pd
 import pyfaidx
 import xarray as xr
 
-from dfimx._alphabet import BASE_LOOKUP, BASES, N_BASES, codes_to_onehot
+from dfimx.alphabet import BASE_LOOKUP, BASES, N_BASES, codes_to_onehot
 from dfimx.errors import InputError
 from dfimx.variables import string_array
 
@@ -687,7 +687,7 @@ def extract_windows(
     >>> fa = pathlib.Path(tempfile.mkdtemp()) / "g.fa"
     >>> _ = fa.write_text(">c1\\nACGTACGTAC\\n")
     >>> onehot, valid = extract_windows(fa, ["c1", "c1"], [5, 1], 4)
-    >>> from dfimx._alphabet import onehot_to_strings
+    >>> from dfimx.alphabet import onehot_to_strings
     >>> onehot_to_strings(onehot), valid.tolist()
     (['GTAC', 'NNAC'], [[True, True, True, True], [False, False, True, True]])
     >>> ref, valid, alt = extract_windows(fa, ["c1"], [5], 4, alts=["G"])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dfimx._alphabet import codes_to_onehot
+from dfimx.alphabet import codes_to_onehot
 from dfimx.genome_sim import simulate_variant_genome
 from dfimx.motif_scan import (
     DEFAULT_BACKGROUND,

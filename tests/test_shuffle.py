@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from dfimx._alphabet import codes_to_onehot, onehot_to_codes
+from dfimx.alphabet import codes_to_onehot, onehot_to_codes
 from dfimx.shuffle import dinucleotide_shuffle, mononucleotide_shuffle
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dfimx._alphabet import BASES
+from dfimx.alphabet import BASES
 from dfimx.motifs import default_motifs_path, pwm_log_odds, read_meme, write_meme
 from dfimx.simulate import (
     CLASSES,

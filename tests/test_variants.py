@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dfimx import variables
-from dfimx._alphabet import onehot_to_strings
+from dfimx.alphabet import onehot_to_strings
 from dfimx.errors import InputError
 from dfimx.genome_sim import simulate_variant_genome
 from dfimx.motifs import load_motifs

@@ -1,4 +1,4 @@
-"""The DNA alphabet and one-hot conventions shared by all modules."""
+"""The DNA alphabet, one-hot conventions and the GC background shared by all modules."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import numpy as np
 
 BASES = ("A", "C", "G", "T")
 N_BASES = 4
+#: GC fraction of the default background (mutant replacements, references, motif
+#: log-odds): 0.46, as in the original DFIM code and close to the human genome's 0.41-0.46.
+DEFAULT_GC = 0.46
 #: IUPAC codes accepted in input; anything not A/C/G/T becomes an all-zero row.
 IUPAC = frozenset("ACGTNRYSWKMBDHV")
 
@@ -49,3 +52,17 @@ def onehot_to_strings(onehot: np.ndarray) -> list[str]:
     letters = np.array(list("ACGTN"))
     codes = onehot_to_codes(onehot)
     return ["".join(letters[c]) for c in np.where(codes < 0, 4, codes)]
+
+
+def gc_background(gc: float = DEFAULT_GC) -> np.ndarray:
+    """Expected one-hot of a background with GC fraction ``gc``: ``(A, C, G, T)`` float32.
+
+    Examples
+    --------
+    >>> gc_background(0.46).round(2).tolist()
+    [0.27, 0.23, 0.23, 0.27]
+    """
+    if not 0.0 <= gc <= 1.0:
+        raise ValueError(f"GC fraction must lie between 0 and 1, got {gc}")
+    at, cg = (1.0 - gc) / 2.0, gc / 2.0
+    return np.array([at, cg, cg, at], np.float32)

@@ -1,0 +1,128 @@
+"""Settings: every choice that changes the numbers of a run, and the one source of defaults.
+
+The fields of :class:`Settings` are stored, under the same names, in every result's
+attrs (``dfimx_settings`` holds them all as JSON), so that a store says how it was made.
+
+Examples
+--------
+>>> Settings().validate().method, Settings().validate().reference
+('deeplift', 'gc')
+>>> Settings(null_draws=0).validate()
+Traceback (most recent call last):
+...
+dfimx.errors.InputError: null_draws must be at least 1 (or null='none')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from dfimx.alphabet import DEFAULT_GC
+from dfimx.attribution import METHODS, REFERENCES
+from dfimx.dfim.maps import REDUCTIONS
+from dfimx.errors import InputError
+from dfimx.mutants import MUTATION_MODES
+
+#: Null distributions: dinucleotide- or mononucleotide-shuffled sequences, or none.
+NULL_KINDS = ("dinuc", "shuffle", "none")
+#: Reference used when none is given: DeepLIFT with a GC background separated the true
+#: motif pair most robustly across trained models (see the README), DeepSHAP averages
+#: over dinucleotide shuffles by definition.
+DEFAULT_REFERENCES = {"deeplift": "gc", "deepshap": "dinuc"}
+#: How a score is compared with its null.
+PVALUE_KINDS = ("empirical", "gaussian")
+#: Pools of null scores a p-value is computed against.
+NULL_LEVELS = ("global", "task", "map", "distance")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every choice that changes the numbers of a run (stored in the store's attrs).
+
+    Parameters
+    ----------
+    method
+        Attribution method (a key of :data:`dfimx.attribution.METHODS`).
+    reference
+        Attribution reference (``zeros``, ``gc``, ``dinuc``); None picks the method's
+        default (:data:`DEFAULT_REFERENCES`).
+    n_references
+        Shuffled references per sequence for ``dinuc``.
+    mutation, n_shuffles, gc
+        How a source element is replaced (``zeros``, ``gc``, ``shuffle`` with
+        ``n_shuffles`` draws averaged) and the GC fraction of GC backgrounds.
+    score
+        Reduction of the delta profile over a target (``sum``, ``abs_sum``, ``max_abs``).
+    null, null_draws, pvalue, null_level
+        Null kind and draws, p-value kind and pooling level.
+    seed
+        Seed of every random draw (with the sequence id: chunking never changes results).
+    keep_delta, keep_importance, keep_null
+        Store the large optional variables too.
+    null_keep_sources
+        Keep the source bases in place in null shuffles (variant scans).
+    method_options
+        Extra options of the attribution method, as ``(name, value)`` pairs.
+
+    Examples
+    --------
+    >>> Settings(method="deepshap").validate().reference
+    'dinuc'
+    """
+
+    method: str = "deeplift"
+    reference: str | None = None
+    n_references: int = 10
+    mutation: str = "gc"
+    n_shuffles: int = 5
+    gc: float = DEFAULT_GC
+    score: str = "sum"
+    null: str = "dinuc"
+    null_draws: int = 8
+    pvalue: str = "empirical"
+    null_level: str = "global"
+    seed: int = 0
+    keep_delta: bool = False
+    keep_importance: bool = False
+    keep_null: bool = False
+    null_keep_sources: bool = False
+    method_options: tuple[tuple[str, Any], ...] = ()
+
+    def validate(self) -> Settings:
+        """Check every field; returns the settings with the method's default reference."""
+        if self.method not in METHODS:
+            raise InputError(f"method: unknown method {self.method!r}; choose one of "
+                             f"{sorted(METHODS)}", option="method")
+        if self.reference is None:
+            default = DEFAULT_REFERENCES.get(self.method)
+            default = default or METHODS[self.method].default_reference or "zeros"
+            return dataclasses.replace(self, reference=default).validate()
+        _choice("reference", self.reference, REFERENCES)
+        _choice("mutation", self.mutation, MUTATION_MODES)
+        _choice("score", self.score, REDUCTIONS)
+        _choice("null", self.null, NULL_KINDS)
+        _choice("pvalue", self.pvalue, PVALUE_KINDS)
+        _choice("null_level", self.null_level, NULL_LEVELS)
+        if self.null != "none" and self.null_draws < 1:
+            raise InputError("null_draws must be at least 1 (or null='none')",
+                             option="null_draws")
+        if not 0.0 <= self.gc <= 1.0:
+            raise InputError("gc must lie between 0 and 1", option="gc")
+        return self
+
+    def as_attrs(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (what ``dfimx_settings`` stores)."""
+        out = dataclasses.asdict(self)
+        out["method_options"] = dict(self.method_options)
+        return out
+
+
+def _choice(option: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(f"{option}: unknown value {value!r}; choose one of {list(choices)}",
+                         option=option)
+
+
+__all__ = ["DEFAULT_REFERENCES", "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS", "Settings"]
