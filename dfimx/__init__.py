@@ -5,6 +5,10 @@ variants) from trained Keras models: mutate a source feature, recompute importan
 scores, measure how the importance of every other feature changes, and calibrate
 the scores against shuffled sequences.
 
+The package is laid out as its pipeline: sequences -> plans -> mutants -> attribution
+-> dfim (deltas, scores, null) -> stats -> store -> tables / plot / report; see the
+README, "Architecture".
+
 Examples
 --------
 >>> import dfimx                                               # doctest: +SKIP
@@ -15,15 +19,18 @@ Examples
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from dfimx import compat
 from dfimx.attribution import METHODS, attribute
+from dfimx.dfim import compute_dfim
 from dfimx.errors import InputError
-from dfimx.mutations import plan_elements, plan_mut_dict, plan_scan
-from dfimx.pipeline import Settings, compute_dfim
+from dfimx.plans import plan_elements, plan_mut_dict, plan_scan
 from dfimx.sequences import from_fasta, from_onehot, from_strings
+from dfimx.settings import Settings
 from dfimx.store import open_result, write_store
 from dfimx.variables import validate
+from dfimx.version import __version__
+
+compat.install()
 
 __all__ = [
     "METHODS",

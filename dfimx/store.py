@@ -39,8 +39,12 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+import zarr
+import zarr.errors
+from zarr.storage import FsspecStore
 
 from dfimx.errors import InputError
+from dfimx.variables import names_with_role
 
 REGION_VAR = "region_complete"
 #: Codec of the float variables: Zstandard at level 1 writes about 1.7x faster than the
@@ -79,8 +83,6 @@ def _zarr_store(path: str, storage_options: StorageOptions, *, read_only: bool) 
     with _STORES_LOCK:
         store = _STORES.get(key)
         if store is None:
-            from zarr.storage import FsspecStore
-
             store = FsspecStore.from_url(path, storage_options=dict(storage_options or {}),
                                          read_only=read_only)
             _STORES[key] = store
@@ -132,8 +134,6 @@ def _remove(path: str, storage_options: StorageOptions) -> None:
 
 
 def _open_group(path: str, storage_options: StorageOptions, mode: str = "r") -> Any:
-    import zarr
-
     return zarr.open_group(_zarr_store(path, storage_options, read_only=mode == "r"), mode=mode,
                            zarr_format=3)
 
@@ -347,7 +347,7 @@ def write_store(
     Parameters
     ----------
     result
-        Lazy result of :func:`dfimx.pipeline.compute_dfim` (chunked over ``seq``).
+        Lazy result of :func:`dfimx.dfim.compute_dfim` (chunked over ``seq``).
     path
         Local directory or fsspec URL (``s3://bucket/run.zarr``).
     resume
@@ -382,10 +382,7 @@ def write_store(
     lazy = _stringify(_drop_encodings(result))
     dask_vars = [name for name, var in lazy.variables.items()
                  if "seq" in var.dims and isinstance(var.data, da.Array)]
-    from dfimx.pipeline import SEQ_VARIABLES_COMPUTED
-
-    computed = set(SEQ_VARIABLES_COMPUTED) | {
-        "seq_importance", "delta", "null_interaction_score", "null_symmetric_score"}
+    computed = set(names_with_role("output"))
     inputs = [name for name in lazy.data_vars if name not in computed]
     fingerprint = _fingerprint(result, inputs)
     layout = _layout_token(chunks)
@@ -554,6 +551,32 @@ def _run_local(job: Callable[[int], Any], todo: list[int], bar: Any, batch_regio
             dask.compute(*[job(i) for i in todo[lo : lo + batch_regions]])
 
 
+def add_variables(path: str | os.PathLike, new: xr.Dataset, *,
+                  storage_options: StorageOptions = None) -> None:
+    """Append the variables of ``new`` (e.g. p- and q-values) to the store at ``path``.
+
+    Coordinates the store already holds (``task``, ``base``) are not written again.
+    """
+    path = str(path)
+    so = dict(storage_options or {}) if is_url(path) else None
+    new = new.drop_vars(["task", "base"], errors="ignore")
+    for v in new.variables.values():
+        v.encoding = {}
+    new.to_zarr(_zarr_store(path, so, read_only=False), mode="a", zarr_format=3,
+                consolidated=False)
+
+
+def remove_variables(path: str | os.PathLike, names: Iterable[str], *,
+                     storage_options: StorageOptions = None) -> None:
+    """Delete the named arrays (e.g. the null scores once p-values exist) from a store."""
+    path = str(path)
+    so = dict(storage_options or {}) if is_url(path) else None
+    group = _open_group(path, so, "r+")
+    for name in names:
+        if name in group:
+            del group[name]
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -591,8 +614,6 @@ def open_result(
         raise InputError(f"{path}: cannot reach the store: {exc}") from exc
     if not exists:
         raise InputError(f"{path}: store not found")
-    import zarr.errors
-
     try:
         with warnings.catch_warnings():
             # an array whose zarr.json is gone is otherwise skipped with a warning
@@ -619,10 +640,14 @@ def open_result(
 
 __all__ = [
     "REGION_VAR",
+    "add_variables",
+    "add_variables",
     "is_complete",
     "is_url",
     "open_result",
     "region_status",
+    "remove_variables",
+    "remove_variables",
     "write_store",
     "zarr_seq_chunk",
 ]

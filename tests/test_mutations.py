@@ -10,7 +10,8 @@ import pytest
 
 from dfimx import variables
 from dfimx.errors import InputError
-from dfimx.mutations import make_mutants, plan_elements, plan_mut_dict, plan_scan
+from dfimx.mutants import make_mutants
+from dfimx.plans import plan_elements, plan_mut_dict, plan_scan
 from dfimx.sequences import from_strings
 
 SEQS = ["ACGTACGTACGTACGTACGT", "TTTTGGGGCCCCAAAATTTT"]

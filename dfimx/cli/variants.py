@@ -1,4 +1,5 @@
-"""The ``dfimx scan-variants`` subcommand (registered by :mod:`dfimx.cli`).
+"""``dfimx scan-variants``: DFIM of every variant of a VCF against the motifs and variants
+around it.
 
 Examples
 --------
@@ -10,10 +11,16 @@ $ dfimx export scan.zarr -o interactions.tsv
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
-from dfimx.errors import InputError
+from dfimx.cli.options import (
+    command_line,
+    common_options,
+    config_attrs,
+    merge_config,
+    require_options,
+    settings_from,
+)
 
 __all__ = ["add_parser", "cmd_scan_variants"]
 
@@ -27,17 +34,15 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     >>> main(["scan-variants", "--model", "m.keras"])   # doctest: +SKIP
     2
     """
-    from dfimx import cli
+    # the engine loads only for the command that needs it
+    from dfimx.store import open_result
     from dfimx.variant_scan import DEFAULT_VARIANT_METHOD, scan_variants
 
-    opts = cli._merge_config(args)
-    for need in ("model", "genome", "vcf", "output"):
-        if not opts.get(need):
-            raise InputError(f"scan-variants: --{need} is required (on the command line or in "
-                             "--config)")
+    opts = merge_config(args)
+    require_options(opts, "scan-variants", ("model", "genome", "vcf", "output"))
     opts.setdefault("null_level", "distance")
     opts.setdefault("method", DEFAULT_VARIANT_METHOD)
-    settings = cli._settings_from(opts)
+    settings = settings_from(opts)
     path = scan_variants(
         opts["model"], opts["genome"], opts["vcf"], output=opts["output"],
         window=opts.get("window"), motifs=opts.get("motifs"),
@@ -51,11 +56,9 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
         output_layer=opts.get("output_layer") or "logit",
         safe_mode=not opts.get("unsafe_model"), workers=opts.get("workers"),
         scheduler=opts.get("scheduler"), resume=bool(opts.get("resume")),
-        progress=not opts.get("no_progress"), command=cli._command_line(),
-        config=cli._config_attrs(opts),
+        progress=not opts.get("no_progress"), command=command_line(),
+        config=config_attrs(opts),
     )
-    from dfimx.store import open_result
-
     summary = open_result(path).attrs.get("variant_read_summary", "")
     if summary:
         print(summary)
@@ -63,22 +66,19 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any, common_options: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parser(sub: Any) -> None:
     """Add ``scan-variants`` to the subparsers ``sub`` of the ``dfimx`` command.
 
     Parameters
     ----------
     sub
         The object returned by ``ArgumentParser.add_subparsers``.
-    common_options
-        Adds the options shared with ``dfimx run`` (method, null, execution, ...).
 
     Examples
     --------
     >>> import argparse
-    >>> from dfimx.cli import _common_options
     >>> parser = argparse.ArgumentParser(prog="dfimx")
-    >>> add_parser(parser.add_subparsers(dest="command"), _common_options)
+    >>> add_parser(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(["scan-variants", "--model", "m.keras", "--genome", "g.fa",
     ...                           "--vcf", "v.vcf", "--window", "200", "-o", "s.zarr"])
     >>> args.window, args.on_ref_mismatch

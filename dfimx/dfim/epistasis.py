@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from dfimx.alphabet import DEFAULT_GC, gc_background
 from dfimx.errors import InputError
 
+#: Element replacements of the exact check (the deterministic mutation modes).
 REPLACEMENTS = ("zeros", "gc")
-DEFAULT_GC = 0.46
 
 
 def _replacement_row(replacement: str, gc: float) -> np.ndarray:
@@ -42,9 +43,10 @@ def _replacement_row(replacement: str, gc: float) -> np.ndarray:
         return np.zeros(4, np.float32)
     if replacement == "gc":
         if not 0.0 <= gc <= 1.0:
-            raise InputError(f"gc must lie between 0 and 1, got {gc}")
-        return np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2], np.float32)
-    raise InputError(f"unknown replacement {replacement!r}; choose one of {list(REPLACEMENTS)}")
+            raise InputError(f"gc must lie between 0 and 1, got {gc}", option="gc")
+        return gc_background(gc)
+    raise InputError(f"unknown replacement {replacement!r}; choose one of {list(REPLACEMENTS)}",
+                     option="mutation")
 
 
 def _intervals(name: str, start: Any, end: Any, mask: Any, n: int, length: int):

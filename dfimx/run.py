@@ -1,8 +1,13 @@
-"""High-level entry points: one call from input files to a finished store.
+"""One call from input files to a finished store: :func:`run_dfim`, :func:`execute`.
+
+:func:`run_dfim` reads the sequences, builds the plan, builds the lazy result
+(:func:`dfimx.dfim.compute_dfim`) and hands it to :func:`execute`, which writes it region
+by region (:func:`dfimx.store.write_store`), on a loopback Dask cluster when asked, and
+adds p- and q-values from the stored null.
 
 Examples
 --------
->>> from dfimx.api import run_dfim                       # doctest: +SKIP
+>>> from dfimx.run import run_dfim                       # doctest: +SKIP
 >>> run_dfim("model.keras", "seqs.fa", elements="el.tsv", output="out.zarr")  # doctest: +SKIP
 """
 
@@ -12,35 +17,21 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import xarray as xr
 
-from dfimx import mutations, sequences
-from dfimx.errors import InputError
-from dfimx.models import ModelSpec
-from dfimx.pipeline import Settings, compute_dfim, model_spec_for, provenance
-from dfimx.store import write_store
-
-
-def plan_dataset(
-    ds: xr.Dataset,
-    *,
-    elements: Any = None,
-    mut_dict: Any = None,
-    scan: str | tuple[int, int] | None = None,
-) -> xr.Dataset:
-    """Add the mutation plan chosen by exactly one of ``elements``, ``mut_dict``, ``scan``."""
-    given = [x is not None for x in (elements, mut_dict, scan)]
-    if sum(given) != 1:
-        raise InputError("give exactly one of --elements, --mut-dict or --scan")
-    if elements is not None:
-        return mutations.plan_elements(ds, elements)
-    if mut_dict is not None:
-        return mutations.plan_mut_dict(ds, mut_dict)
-    start, end = mutations.parse_scan(scan) if isinstance(scan, str) else scan
-    return mutations.plan_scan(ds, start, end)
-
+from dfimx import sequences, stats
+from dfimx.dfim import compute_dfim
+from dfimx.models import ModelSpec, file_sha256, model_spec_for
+from dfimx.plans import plan_dataset
+from dfimx.settings import Settings
+from dfimx.store import add_variables, open_result, remove_variables, write_store
+from dfimx.version import __version__
 
 #: Elements of the largest per-chunk output (``interaction_profile``: sequences x sources x
 #: positions) that the automatic chunk size aims for: tasks of seconds, tens of MB.
@@ -62,8 +53,6 @@ def auto_chunk_size(n_mutations: int, length: int, *, budget: int = CHUNK_BUDGET
 
 def rechunk_seq(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     """Rechunk every Dask variable of ``ds`` along ``seq`` (in-memory ones stay as they are)."""
-    import dask.array as da
-
     out = ds.copy()
     for name, var in ds.data_vars.items():
         if "seq" in var.dims and isinstance(var.data, da.Array):
@@ -75,11 +64,6 @@ def statistics_pass(
     path: str, settings: Settings, *, storage_options: dict[str, Any] | None = None
 ) -> None:
     """Add p-values and q-values from the stored null to the store at ``path``."""
-    import zarr
-
-    from dfimx import stats
-    from dfimx.store import open_result
-
     ds = open_result(path, allow_incomplete=True, storage_options=storage_options)
     if "null_interaction_score" not in ds:
         return
@@ -92,17 +76,11 @@ def statistics_pass(
                                 score=score, null=null, output=f"{prefix}_p_value")
         ds = stats.add_q_values(ds, p_value=f"{prefix}_p_value", output=f"{prefix}_q_value")
         added += [f"{prefix}_p_value", f"{prefix}_q_value", null]
-    new = ds[[a for a in added if not a.startswith("null_")]].drop_vars(
-        ["task", "base"], errors="ignore")
-    for v in new.variables.values():
-        v.encoding = {}
-    new.to_zarr(path, mode="a", zarr_format=3, consolidated=False,
-                storage_options=storage_options)
+    add_variables(path, ds[[a for a in added if not a.startswith("null_")]],
+                  storage_options=storage_options)
     if not settings.keep_null:
-        group = zarr.open_group(path, mode="r+", storage_options=storage_options)
-        for name in added:
-            if name.startswith("null_"):
-                del group[name]
+        remove_variables(path, [a for a in added if a.startswith("null_")],
+                         storage_options=storage_options)
 
 
 def run_dfim(
@@ -149,7 +127,7 @@ def run_dfim(
     storage_options
         fsspec options for a remote ``output`` (credentials, endpoint).
     **options
-        :class:`dfimx.pipeline.Settings` fields (``method``, ``reference``, ...).
+        :class:`dfimx.settings.Settings` fields (``method``, ``reference``, ...).
 
     Returns
     -------
@@ -203,7 +181,7 @@ def execute(
     >>> execute(result, "out.zarr", spec=spec, settings=Settings())      # doctest: +SKIP
     """
     if workers or scheduler:
-        from dfimx.cluster import start_client
+        from dfimx.cluster import start_client  # distributed is imported only for clusters
 
         ctx: Any = start_client(workers=workers, scheduler=scheduler, spec=spec)
     else:
@@ -214,3 +192,21 @@ def execute(
             finalize=lambda p: statistics_pass(p, settings, storage_options=storage_options),
             storage_options=storage_options,
         )
+
+
+def provenance(command: str | None = None, inputs: dict[str, str] | None = None) -> dict:
+    """Provenance attrs: version, command, creation time, input files and their hashes."""
+    attrs: dict[str, Any] = {
+        "dfimx_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command if command is not None else " ".join(sys.argv),
+    }
+    if inputs:
+        attrs["inputs"] = json.dumps(inputs, sort_keys=True)
+        hashes = {k: file_sha256(v) for k, v in inputs.items() if v and Path(v).is_file()}
+        attrs["inputs_sha256"] = json.dumps(hashes, sort_keys=True)
+    return attrs
+
+
+__all__ = ["CHUNK_BUDGET", "auto_chunk_size", "execute", "provenance", "rechunk_seq",
+           "run_dfim", "statistics_pass"]

@@ -1,0 +1,59 @@
+"""The ``dfimx`` command line (DESIGN section 4): one module per subcommand.
+
+Errors in the input print one line naming the file, record and problem (settings named
+by their flags), and exit with status 2.
+
+Examples
+--------
+$ dfimx run --model m.keras --fasta s.fa --elements el.tsv -o out.zarr
+$ dfimx export out.zarr -o interactions.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from dfimx.cli import demo, export, report, run, variants
+from dfimx.cli.options import EXIT_INPUT_ERROR, common_options, flag_message
+from dfimx.errors import InputError
+from dfimx.version import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dfimx`` command.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["export", "out.zarr", "-o", "t.tsv"]).output
+    't.tsv'
+    """
+    parser = argparse.ArgumentParser(
+        prog="dfimx",
+        description="Deep Feature Interaction Maps: interactions between DNA sequence "
+        "features from neural networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"dfimx {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in (run, variants, export, report, demo):
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"dfimx: error: {flag_message(exc)}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("dfimx: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["EXIT_INPUT_ERROR", "build_parser", "common_options", "main"]

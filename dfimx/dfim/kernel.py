@@ -1,0 +1,229 @@
+"""The DFIM kernel on numpy arrays: one chunk of sequences in, its scores out.
+
+For each source of each sequence: build the mutant(s), attribute original and mutants
+with the run's method, take the delta profile (original - mutant, masked inside the
+source), reduce it over each target, and repeat on the null sequences.  The lazy,
+labeled layer around it is :mod:`dfimx.dfim.graph`.
+
+Examples
+--------
+>>> from dfimx.testing import toy_model_spec                       # doctest: +SKIP
+>>> out = dfim_block(onehot, ids, ..., spec=toy_model_spec(), settings=Settings())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from dfimx.attribution import METHODS, attribute_and_predict, make_references, predict_batched
+from dfimx.dfim import maps
+from dfimx.dfim.epistasis import double_mutant_epistasis
+from dfimx.dfim.null import null_sequences, source_positions
+from dfimx.errors import InputError
+from dfimx.models import ModelSpec
+from dfimx.mutants import make_mutants, n_draws
+from dfimx.settings import Settings
+
+#: One model call at a time per process (see ``attribute`` in :func:`_dfim_arrays`).
+_MODEL_LOCK = threading.Lock()
+
+
+def _references(X: np.ndarray, seq_ids: list[str], settings: Settings, uses: bool):
+    if not uses:
+        return None
+    return make_references(
+        X, settings.reference, gc=settings.gc, n_references=settings.n_references,
+        seq_ids=seq_ids, seed=settings.seed,
+    )
+
+
+def _group_size(n_draw: int, n_ref: int, length: int, batch_size: int) -> int:
+    per_pair = max(1, n_draw * max(1, n_ref) * length * 4 * 4)
+    return int(max(1, min(batch_size * 4, (256 << 20) // per_pair)))
+
+
+def dfim_block(
+    onehot: np.ndarray,
+    seq_ids: np.ndarray,
+    mut_start: np.ndarray,
+    mut_end: np.ndarray,
+    mut_alt: np.ndarray,
+    mut_mask: np.ndarray,
+    resp_start: np.ndarray,
+    resp_end: np.ndarray,
+    resp_mask: np.ndarray,
+    pair_mask: np.ndarray | None,
+    *,
+    spec: ModelSpec,
+    settings: Settings,
+    batch_size: int = 256,
+    symmetric: bool = False,
+) -> dict[str, np.ndarray]:
+    """DFIM for one chunk of sequences (numpy in, numpy out).
+
+    Returns a dict with ``prediction`` (n, T), ``mutant_prediction`` (n, M, T),
+    ``interaction_profile`` (n, M, L, T), ``interaction_score`` (n, M, R, T) and, as
+    requested, ``seq_importance``, ``delta`` and ``null_interaction_score``
+    (n, M, R, T, K); with ``symmetric``, also ``symmetric_score`` (and
+    ``null_symmetric_score`` with a null), the mean of both directions of each pair.
+    """
+    scorer, method = spec.load(), METHODS[settings.method]
+    X = np.asarray(onehot, np.float32)
+    ids = [str(s) for s in seq_ids]
+    valid = (
+        mut_mask[:, :, None]
+        & resp_mask[:, None, :]
+        & ~maps.overlaps(mut_start, mut_end, resp_start, resp_end)
+    )
+    if pair_mask is not None:
+        valid &= pair_mask
+    out = _dfim_arrays(
+        X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid,
+        scorer=scorer, method=method, settings=settings, batch_size=batch_size, full=True,
+    )
+    if settings.null != "none":
+        kept = source_positions(mut_start, mut_end, mut_mask, X.shape[1])
+        shuffled = null_sequences(X, settings.null_draws, ids, settings, kept=kept)
+        draws = []
+        for k in range(settings.null_draws):
+            null_ids = [f"{s}#null{k}" for s in ids]
+            res = _dfim_arrays(
+                np.asarray(shuffled[:, k], np.float32), null_ids, mut_start, mut_end, mut_alt,
+                mut_mask, resp_start, resp_end, valid, scorer=scorer, method=method,
+                settings=settings, batch_size=batch_size, full=False,
+            )
+            draws.append(res["interaction_score"])
+        out["null_interaction_score"] = np.stack(draws, axis=-1)
+    if symmetric:
+        rev = maps.reverse_pairs(mut_start, mut_end, mut_mask, resp_start, resp_end, resp_mask)
+        out["symmetric_score"] = maps.symmetric_scores(out["interaction_score"], *rev)
+        if "null_interaction_score" in out:
+            out["null_symmetric_score"] = maps.symmetric_scores(
+                out["null_interaction_score"], *rev)
+    return out
+
+
+def _dfim_arrays(
+    X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid, *,
+    scorer, method, settings: Settings, batch_size: int, full: bool,
+) -> dict[str, np.ndarray]:
+    n, length, _ = X.shape
+    m, r, t = mut_start.shape[1], resp_start.shape[1], scorer.n_tasks
+    if method.name == "ism" and not (mut_alt[mut_mask] >= 0).any():
+        return _element_epistasis(X, mut_start, mut_end, mut_mask, resp_start, resp_end, valid,
+                                  scorer=scorer, settings=settings, batch_size=batch_size,
+                                  full=full)
+    opts = dict(settings.method_options)
+    refs = _references(X, ids, settings, method.uses_reference)
+
+    def attribute(inputs, references):
+        # one model call at a time per process: TensorFlow already uses every core for
+        # one call, and concurrent calls from scheduler threads only compete for them
+        with _MODEL_LOCK:
+            if full:  # the scored outputs come from the attribution's own forward pass
+                return attribute_and_predict(method.name, scorer, inputs,
+                                             references=references, batch_size=batch_size,
+                                             **opts)
+            return method.kernel(scorer, inputs, references=references,
+                                 batch_size=batch_size, **opts), None
+
+    imp0, pred0 = attribute(X, refs)
+    scores = np.full((n, m, r, t), np.nan, np.float32)
+    out: dict[str, np.ndarray] = {"interaction_score": scores}
+    if full:
+        out["prediction"] = pred0
+        out["mutant_prediction"] = np.full((n, m, t), np.nan, np.float32)
+        out["interaction_profile"] = np.full((n, m, length, t), np.nan, np.float32)
+        if settings.keep_importance:
+            out["seq_importance"] = imp0.astype(np.float32)
+        if settings.keep_delta:
+            out["delta"] = np.full((n, m, length, 4, t), np.nan, np.float32)
+    seq_idx, mut_idx = np.nonzero(mut_mask)
+    abs0 = maps.sum_over_bases(imp0, absolute=True)  # (n, L, T), shared by all sources
+    kd = n_draws(settings.mutation, settings.n_shuffles)
+    n_ref = 0 if refs is None else refs.shape[1]
+    group = _group_size(kd, n_ref, length, batch_size)
+    for lo in range(0, len(seq_idx), group):
+        si, mi = seq_idx[lo : lo + group], mut_idx[lo : lo + group]
+        starts, ends = mut_start[si, mi], mut_end[si, mi]
+        mutants = make_mutants(
+            X[si], starts, ends, mut_alt[si, mi], mode=settings.mutation, gc=settings.gc,
+            n_shuffles=settings.n_shuffles, seq_ids=[ids[i] for i in si], seed=settings.seed,
+        )
+        flat = mutants.reshape((-1, length, 4))
+        if refs is None:
+            mrefs = None
+        elif refs.strides[0] == 0:  # one reference for all (zeros, gc): a view, no copy
+            mrefs = np.broadcast_to(refs[:1], (len(si) * kd,) + refs.shape[1:])
+        else:
+            mrefs = np.repeat(refs[si], kd, axis=0)
+        imp, pred = attribute(flat, mrefs)
+        imp = imp.reshape((len(si), kd) + imp.shape[1:])
+        imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
+        mutant_abs = maps.sum_over_bases(imp, absolute=True)
+        delta = maps.mask_source(np.subtract(imp0[si], imp, out=imp), starts, ends)
+        signed = maps.sum_over_bases(delta)  # (B, L, T): the profile and the `sum` score
+        values = signed if settings.score == "sum" else maps.position_values(delta,
+                                                                              settings.score)
+        sc = maps.interval_scores(values, resp_start[si], resp_end[si], settings.score)
+        # the magnitudes a score is a difference of, for the round-off tolerance
+        scale = maps.interval_scores(abs0[si] + mutant_abs, resp_start[si],
+                                     resp_end[si], "abs_sum")
+        sc = maps.zero_round_off(sc, scale)
+        sc[~valid[si, mi]] = np.nan
+        scores[si, mi] = sc
+        if full:
+            out["mutant_prediction"][si, mi] = pred.reshape(len(si), kd, t).mean(axis=1)
+            out["interaction_profile"][si, mi] = maps.profile_from_sums(signed, starts, ends)
+            if settings.keep_delta:
+                out["delta"][si, mi] = delta
+    return out
+
+
+def _element_epistasis(
+    X, mut_start, mut_end, mut_mask, resp_start, resp_end, valid, *,
+    scorer, settings: Settings, batch_size: int, full: bool,
+) -> dict[str, np.ndarray]:
+    """``--method ism`` on element plans: exact double-mutant epistasis as the score.
+
+    ``f(x) - f(x-a) - f(x-b) + f(x-a-b)`` with the run's replacement (zeros or gc); there
+    is no attribution, so ``interaction_profile`` stays NaN.
+    """
+    if settings.mutation == "shuffle":
+        raise InputError("method 'ism' on elements supports mutation 'zeros' or 'gc', "
+                         "not 'shuffle'", option="mutation")
+    n, length, _ = X.shape
+    m, t = mut_start.shape[1], scorer.n_tasks
+    scores = double_mutant_epistasis(
+        scorer, X, mut_start, mut_end, resp_start, resp_end, source_mask=mut_mask,
+        target_mask=_targets_in_use(valid), replacement=settings.mutation, gc=settings.gc,
+        batch_size=batch_size,
+    ).astype(np.float32)
+    f0 = np.abs(predict_batched(scorer, X, batch_size=batch_size))  # (n, T)
+    scores = maps.zero_round_off(scores, 4.0 * f0[:, None, None, :] + np.abs(scores))
+    scores[~valid] = np.nan
+    out: dict[str, np.ndarray] = {"interaction_score": scores}
+    if full:
+        out["prediction"] = predict_batched(scorer, X, batch_size=batch_size)
+        si, mi = np.nonzero(mut_mask)
+        mutants = make_mutants(X[si], mut_start[si, mi], mut_end[si, mi], np.full(len(si), -1),
+                               mode=settings.mutation, gc=settings.gc)[:, 0]
+        mp = np.full((n, m, t), np.nan, np.float32)
+        mp[si, mi] = predict_batched(scorer, mutants, batch_size=batch_size)
+        out["mutant_prediction"] = mp
+        out["interaction_profile"] = np.full((n, m, length, t), np.nan, np.float32)
+        if settings.keep_importance:
+            out["seq_importance"] = np.full((n, length, 4, t), np.nan, np.float32)
+        if settings.keep_delta:
+            out["delta"] = np.full((n, m, length, 4, t), np.nan, np.float32)
+    return out
+
+
+def _targets_in_use(valid: np.ndarray) -> np.ndarray:
+    """Targets that take part in at least one valid pair, ``(n, R)``."""
+    return valid.any(axis=1)
+
+
+__all__ = ["dfim_block"]
