@@ -1,3 +1,4 @@
+"""``python -m dfimx``: the command line."""
 import sys
 
 from dfimx.cli import main

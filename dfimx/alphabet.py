@@ -59,7 +59,7 @@ def gc_background(gc: float = DEFAULT_GC) -> np.ndarray:
 
     Examples
     --------
-    >>> gc_background(0.46).round(2).tolist()
+    >>> [round(float(x), 2) for x in gc_background(0.46)]
     [0.27, 0.23, 0.23, 0.27]
     """
     if not 0.0 <= gc <= 1.0:

@@ -8,7 +8,8 @@ Examples
 >>> import numpy as np
 >>> d = np.ones((1, 6, 4, 1), np.float32)
 >>> d = mask_source(d, np.array([2]), np.array([4]))
->>> reduce_scores(d, np.array([[0, 4]]), np.array([[2, 6]]), "sum")[0, :, 0].tolist()
+>>> values = position_values(d, "sum")                  # (B, L, T): summed over bases
+>>> interval_scores(values, np.array([[0, 4]]), np.array([[2, 6]]), "sum")[0, :, 0].tolist()
 [8.0, 8.0]
 """
 
@@ -56,14 +57,10 @@ def sum_over_bases(a: np.ndarray, *, absolute: bool = False) -> np.ndarray:
     return out
 
 
-def profile(delta: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """``interaction_profile``: Δ summed over bases, NaN inside the source, ``(B, L, T)``."""
-    return profile_from_sums(sum_over_bases(delta), starts, ends)
-
-
 def profile_from_sums(per_position: np.ndarray, starts: np.ndarray, ends: np.ndarray
                       ) -> np.ndarray:
-    """:func:`profile` from Δ already summed over bases ``(B, L, T)`` (NaN set in place)."""
+    """``interaction_profile`` from Δ summed over bases ``(B, L, T)``: NaN inside the source
+    (set in place)."""
     pos = np.arange(per_position.shape[1])
     inside = (pos[None, :] >= starts[:, None]) & (pos[None, :] < ends[:, None])
     per_position[inside] = np.nan
@@ -75,19 +72,6 @@ def position_values(delta: np.ndarray, reduction: str = "sum") -> np.ndarray:
     if reduction not in REDUCTIONS:
         raise ValueError(f"unknown score reduction {reduction!r}; choose one of {REDUCTIONS}")
     return sum_over_bases(delta, absolute=reduction != "sum")
-
-
-def reduce_scores(
-    delta: np.ndarray, resp_start: np.ndarray, resp_end: np.ndarray, reduction: str = "sum"
-) -> np.ndarray:
-    """Reduce Δ ``(B, L, 4, T)`` over each target interval to scores ``(B, R, T)``.
-
-    ``sum``: signed Δ summed over positions and bases of the target (positive: the
-    source supports the target's importance); ``abs_sum``: |Δ| summed; ``max_abs``:
-    |Δ| summed over bases, max over target positions (the original DFIM).
-    Empty (padding) intervals give NaN.
-    """
-    return interval_scores(position_values(delta, reduction), resp_start, resp_end, reduction)
 
 
 def interval_scores(

@@ -8,7 +8,7 @@ Examples
 >>> from dfimx.settings import Settings
 >>> X = np.eye(4, dtype="float32")[np.random.default_rng(0).integers(0, 4, (2, 20))]
 >>> null = null_sequences(X, 3, ["a", "b"], Settings(null="dinuc"))
->>> null.shape, bool((null.sum(axis=(1, 2)) == X.sum(axis=1)[:, None]).all())
+>>> null.shape, bool((null.sum(axis=2) == X.sum(axis=1)[:, None]).all())  # same composition
 ((2, 3, 20, 4), True)
 """
 

@@ -1,4 +1,4 @@
-"""Zarr v3 stores of dfimx results: written region by region, resumable, checked.
+"""Writing a result to Zarr v3, region by region along ``seq``, resumable.
 
 :func:`write_store` creates the store from the lazy template (marked incomplete), then
 fills it region by region along ``seq`` (one region per Dask chunk, Zarr chunks aligned
@@ -6,139 +6,51 @@ with them).  Each region's task writes its arrays and then records itself in
 ``region_complete``, so a region counts as done only once all of its data is on disk,
 whichever scheduler or worker ran it.  The store is marked complete after the last
 region and the ``finalize`` step; ``resume=True`` computes only the missing regions and
-refuses a store made from other inputs or settings.  :func:`open_result` reopens a
-finished store lazily and checks that it is whole.
-
-Local paths and fsspec URLs (``s3://bucket/run.zarr``, ``gs://…``, ``memory://…``) are
-both accepted; ``storage_options`` go to fsspec (endpoint, credentials, …).
+refuses a store made from other inputs or settings.
 
 Examples
 --------
->>> from dfimx.store import write_store, open_result   # doctest: +SKIP
->>> write_store(result, "out.zarr")                     # doctest: +SKIP
->>> ds = open_result("out.zarr")                        # doctest: +SKIP
->>> write_store(result, "s3://bucket/out.zarr",         # doctest: +SKIP
-...             storage_options={"endpoint_url": "http://127.0.0.1:9000"})
+>>> zarr_seq_chunk((64, 64, 64, 10))
+64
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
 import os
-import shutil
 import sys
-import threading
-import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
-import zarr
-import zarr.errors
-from zarr.storage import FsspecStore
+from zarr.api.asynchronous import open_array
+from zarr.core.sync import sync
 
 from dfimx.errors import InputError
+from dfimx.store.location import (
+    StorageOptions,
+    exists,
+    open_group,
+    remove_store,
+    storage_options_for,
+    zarr_store,
+)
+from dfimx.store.reader import REGION_VAR, region_status
 from dfimx.variables import names_with_role
 
-REGION_VAR = "region_complete"
 #: Codec of the float variables: Zstandard at level 1 writes about 1.7x faster than the
 #: Zarr default (level 0, i.e. zstd's 3) at nearly the same size on float32 scores.
 FLOAT_COMPRESSOR = {"name": "zstd", "configuration": {"level": 1, "checksum": False}}
 _FINGERPRINT_ATTRS = ("dfimx_settings", "model_sha256", "output_layer", "inputs_sha256", "plan",
                       "scan", "batch_size")
+#: Regions per submitted graph on a distributed cluster.
 DEFAULT_BATCH_REGIONS = 1024
-
-StorageOptions = Mapping[str, Any] | None
-
-
-# --------------------------------------------------------------------------- locations
-
-
-def is_url(path: str | os.PathLike) -> bool:
-    """True when ``path`` is an fsspec URL (``scheme://…``) rather than a local path.
-
-    Examples
-    --------
-    >>> is_url("s3://bucket/run.zarr"), is_url("runs/run.zarr")
-    (True, False)
-    """
-    return "://" in str(path) and not str(path).startswith("file://")
-
-
-def _local(path: str) -> str:
-    return path[len("file://"):] if path.startswith("file://") else path
-
-
-def _zarr_store(path: str, storage_options: StorageOptions, *, read_only: bool) -> Any:
-    """What zarr and xarray are given: the local path, or an ``FsspecStore`` for a URL."""
-    if not is_url(path):
-        return _local(path)
-    key = (path, json.dumps(dict(storage_options or {}), sort_keys=True, default=str), read_only)
-    with _STORES_LOCK:
-        store = _STORES.get(key)
-        if store is None:
-            store = FsspecStore.from_url(path, storage_options=dict(storage_options or {}),
-                                         read_only=read_only)
-            _STORES[key] = store
-    # listings of other processes' writes (workers) must not come from a stale cache
-    store.fs.invalidate_cache()
-    return store
-
-
-_STORES: dict[tuple[str, str, bool], Any] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def _filesystem(path: str, storage_options: StorageOptions) -> tuple[Any, str]:
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(path, **dict(storage_options or {}))
-    fs.invalidate_cache()
-    return fs, root.rstrip("/")
-
-
-def _exists(path: str, storage_options: StorageOptions) -> bool:
-    if not is_url(path):
-        return Path(_local(path)).exists()
-    fs, root = _filesystem(path, storage_options)
-    return bool(fs.exists(root))
-
-
-def _looks_like_zarr(path: str, storage_options: StorageOptions) -> bool:
-    if not is_url(path):
-        p = Path(_local(path))
-        return p.is_dir() and ((p / "zarr.json").exists() or not any(p.iterdir()))
-    fs, root = _filesystem(path, storage_options)
-    return bool(fs.exists(f"{root}/zarr.json")) or not fs.ls(root)
-
-
-def _remove(path: str, storage_options: StorageOptions) -> None:
-    """Delete an existing store (refusing anything that is not a Zarr store)."""
-    if not _looks_like_zarr(path, storage_options):
-        raise InputError(
-            f"{path}: exists and is not a Zarr store; refusing to overwrite it "
-            "(remove it or choose another output)"
-        )
-    if not is_url(path):
-        shutil.rmtree(_local(path))
-        return
-    fs, root = _filesystem(path, storage_options)
-    fs.rm(root, recursive=True)
-    fs.invalidate_cache()
-
-
-def _open_group(path: str, storage_options: StorageOptions, mode: str = "r") -> Any:
-    return zarr.open_group(_zarr_store(path, storage_options, read_only=mode == "r"), mode=mode,
-                           zarr_format=3)
-
-
-# --------------------------------------------------------------------------- layout
 
 
 def _fingerprint(ds: xr.Dataset, inputs: Iterable[str] = ()) -> str:
@@ -211,40 +123,6 @@ def _seq_chunks(result: xr.Dataset) -> tuple[int, ...]:
     return (int(result.sizes["seq"]),)
 
 
-# --------------------------------------------------------------------------- public helpers
-
-
-def is_complete(path: str | os.PathLike, *, storage_options: StorageOptions = None) -> bool:
-    """True when the store at ``path`` was finished (its last region written).
-
-    Examples
-    --------
-    >>> is_complete("no-such-store.zarr")
-    False
-    """
-    try:
-        group = _open_group(str(path), storage_options, "r")
-        return bool(group.attrs.get("dfimx_complete", False))
-    except Exception:  # noqa: BLE001 - missing or unreadable: not complete
-        return False
-
-
-def region_status(path: str | os.PathLike, *,
-                  storage_options: StorageOptions = None) -> np.ndarray:
-    """Which regions of the store at ``path`` are written (bool array, one per region).
-
-    Examples
-    --------
-    >>> region_status("out.zarr").sum()  # doctest: +SKIP
-    12
-    """
-    path = str(path)
-    try:
-        group = _open_group(path, storage_options, "r")
-        return np.asarray(group[REGION_VAR][:], bool)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: not a readable dfimx store (no {REGION_VAR}): {exc}") from exc
-
 
 def _write_region(
     path: str,
@@ -261,12 +139,7 @@ def _write_region(
     All arrays of the region are written concurrently (one trip through zarr's event
     loop; parallel requests on object stores); the mark follows once they are written.
     """
-    import asyncio
-
-    from zarr.api.asynchronous import open_array
-    from zarr.core.sync import sync
-
-    store = _zarr_store(path, storage_options, read_only=False)
+    store = zarr_store(path, storage_options, read_only=False)
 
     async def write_one(name: str, axis: int, block: np.ndarray) -> None:
         arr = await open_array(store=store, path=name, mode="r+", zarr_format=3)
@@ -375,7 +248,7 @@ def write_store(
     'out.zarr'
     """
     path = str(path)
-    so = dict(storage_options or {}) if is_url(path) else None
+    so = storage_options_for(path, storage_options)
     chunks = _seq_chunks(result)
     regions = _regions(chunks)
     zchunk = zarr_seq_chunk(chunks)
@@ -399,16 +272,16 @@ def write_store(
             {i: (chunks if i == axis else -1) for i in range(lazy[name].ndim)}))
 
     done = np.zeros(len(regions), bool)
-    exists = _exists(path, so)
-    if resume and exists:
+    found = exists(path, so)
+    if resume and found:
         done = _check_resumable(path, so, fingerprint, layout, len(regions))
         if done is None:  # the template itself was interrupted: start again
-            exists, done = True, np.zeros(len(regions), bool)
+            found, done = True, np.zeros(len(regions), bool)
             _create(lazy, path, so, encoding, regions, fingerprint, layout, zchunk, replace=True)
     else:
-        _create(lazy, path, so, encoding, regions, fingerprint, layout, zchunk, replace=exists)
+        _create(lazy, path, so, encoding, regions, fingerprint, layout, zchunk, replace=found)
     todo = [i for i, d in enumerate(done) if not d]
-    group = _open_group(path, so, "r")
+    group = open_group(path, so, "r")
     if todo or not group.attrs.get("dfimx_complete", False):
         _compute_regions(lazy, dask_vars, regions, todo, path, so, progress=progress,
                          batch_regions=batch_regions or DEFAULT_BATCH_REGIONS,
@@ -419,7 +292,7 @@ def write_store(
                                "not recorded as written")
         if finalize is not None:
             finalize(path)
-        group = _open_group(path, so, "r+")
+        group = open_group(path, so, "r+")
         group.attrs["dfimx_variables"] = sorted(name for name, _ in group.arrays())
         group.attrs["dfimx_complete"] = True
     return path
@@ -428,7 +301,7 @@ def write_store(
 def _check_resumable(path: str, so: StorageOptions, fingerprint: str, layout: str,
                      n_regions: int) -> np.ndarray | None:
     try:
-        group = _open_group(path, so, "r")
+        group = open_group(path, so, "r")
         attrs = dict(group.attrs)
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{path}: cannot resume: not a readable Zarr store ({exc})") from exc
@@ -458,7 +331,7 @@ def _check_resumable(path: str, so: StorageOptions, fingerprint: str, layout: st
 def _create(lazy: xr.Dataset, path: str, so: StorageOptions, encoding: dict, regions: list,
             fingerprint: str, layout: str, zchunk: int, *, replace: bool) -> None:
     if replace:
-        _remove(path, so)
+        remove_store(path, so)
     template = lazy.copy()
     template[REGION_VAR] = ("region", np.zeros(len(regions), bool))
     encoding = dict(encoding)
@@ -470,11 +343,11 @@ def _create(lazy: xr.Dataset, path: str, so: StorageOptions, encoding: dict, reg
         "dfimx_region_size": int(regions[0].stop - regions[0].start),
         "dfimx_zarr_chunk": int(zchunk),
     })
-    store = _zarr_store(path, so, read_only=False)
+    store = zarr_store(path, so, read_only=False)
     template.to_zarr(store, mode="w", compute=False, encoding=encoding, zarr_format=3,
                      consolidated=False)
     # the template is whole: only now can a resume trust it
-    group = _open_group(path, so, "r+")
+    group = open_group(path, so, "r+")
     group.attrs["dfimx_fingerprint"] = fingerprint
 
 
@@ -558,11 +431,11 @@ def add_variables(path: str | os.PathLike, new: xr.Dataset, *,
     Coordinates the store already holds (``task``, ``base``) are not written again.
     """
     path = str(path)
-    so = dict(storage_options or {}) if is_url(path) else None
+    so = storage_options_for(path, storage_options)
     new = new.drop_vars(["task", "base"], errors="ignore")
     for v in new.variables.values():
         v.encoding = {}
-    new.to_zarr(_zarr_store(path, so, read_only=False), mode="a", zarr_format=3,
+    new.to_zarr(zarr_store(path, so, read_only=False), mode="a", zarr_format=3,
                 consolidated=False)
 
 
@@ -570,84 +443,12 @@ def remove_variables(path: str | os.PathLike, names: Iterable[str], *,
                      storage_options: StorageOptions = None) -> None:
     """Delete the named arrays (e.g. the null scores once p-values exist) from a store."""
     path = str(path)
-    so = dict(storage_options or {}) if is_url(path) else None
-    group = _open_group(path, so, "r+")
+    so = storage_options_for(path, storage_options)
+    group = open_group(path, so, "r+")
     for name in names:
         if name in group:
             del group[name]
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def open_result(
-    path: str | os.PathLike,
-    *,
-    allow_incomplete: bool = False,
-    storage_options: StorageOptions = None,
-) -> xr.Dataset:
-    """Open a dfimx store lazily, checking that it is whole.
-
-    Refuses (with :class:`InputError` naming the store) a missing store, an unfinished
-    one unless ``allow_incomplete``, and a damaged one: a variable whose metadata is
-    missing or unreadable, or a variable of a finished store that has disappeared.
-
-    Parameters
-    ----------
-    path
-        Local directory or fsspec URL.
-    allow_incomplete
-        Open a store whose run has not finished (e.g. to inspect it).
-    storage_options
-        fsspec options for URLs.
-
-    Examples
-    --------
-    >>> ds = open_result("out.zarr")  # doctest: +SKIP
-    >>> ds = open_result("s3://bucket/out.zarr", storage_options={"anon": False})  # doctest: +SKIP
-    """
-    path = str(path)
-    so = dict(storage_options or {}) if is_url(path) else None
-    try:
-        exists = _exists(path, so)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot reach the store: {exc}") from exc
-    if not exists:
-        raise InputError(f"{path}: store not found")
-    try:
-        with warnings.catch_warnings():
-            # an array whose zarr.json is gone is otherwise skipped with a warning
-            warnings.simplefilter("error", zarr.errors.ZarrUserWarning)
-            ds = xr.open_zarr(_zarr_store(path, so, read_only=True), consolidated=False,
-                              zarr_format=3)
-    except zarr.errors.ZarrUserWarning as exc:
-        raise InputError(f"{path}: damaged store: {exc} (its metadata file zarr.json is "
-                         "missing)") from exc
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: not a readable dfimx Zarr store: "
-                         f"{type(exc).__name__}: {exc}") from exc
-    expected = ds.attrs.get("dfimx_variables") or []
-    missing = [name for name in expected if name not in ds.variables]
-    if missing:
-        raise InputError(f"{path}: damaged store: variable(s) {missing} are missing")
-    if not allow_incomplete and not ds.attrs.get("dfimx_complete", False):
-        raise InputError(
-            f"{path}: the store is incomplete (the run was interrupted or failed); "
-            "rerun with --resume to finish it"
-        )
-    return ds
-
-
-__all__ = [
-    "REGION_VAR",
-    "add_variables",
-    "add_variables",
-    "is_complete",
-    "is_url",
-    "open_result",
-    "region_status",
-    "remove_variables",
-    "remove_variables",
-    "write_store",
-    "zarr_seq_chunk",
-]
+__all__ = ["DEFAULT_BATCH_REGIONS", "FLOAT_COMPRESSOR", "add_variables", "remove_variables",
+           "write_store", "zarr_seq_chunk"]
