@@ -62,6 +62,15 @@ def small_cnn(length: int = 40, n_out: int = 1, seed: int = 0, activation: str =
     return keras.Model(inp, out)
 
 
+@pytest.fixture
+def two_sequences():
+    """Two 20-bp sequences ``s1``, ``s2``, one per chunk."""
+    from dfimx.sequences import from_strings
+
+    return from_strings(["ACGTACGTACGTACGTACGT", "TTTTGGGGCCCCAAAATTTT"], ids=["s1", "s2"],
+                        chunk_size=1)
+
+
 @pytest.fixture(scope="session")
 def cnn_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "cnn.keras"

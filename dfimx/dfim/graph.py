@@ -57,6 +57,28 @@ def output_variables(settings: Settings, *, symmetric: bool) -> list[str]:
     return names
 
 
+def settings_attrs(settings: Settings) -> dict[str, Any]:
+    """The attrs a result carries for its settings: every field under its own name, all of
+    them as JSON in ``dfimx_settings``, and the 0.1 names ``mutation_mode`` and
+    ``score_reduction`` (kept for readers of older stores).
+
+    Examples
+    --------
+    >>> attrs = settings_attrs(Settings(null="none").validate())
+    >>> attrs["mutation"], attrs["score"], attrs["null_draws"], attrs["mutation_mode"]
+    ('gc', 'sum', 0, 'gc')
+    """
+    fields = settings.as_attrs()
+    attrs: dict[str, Any] = {k: v for k, v in fields.items()
+                             if isinstance(v, (str, int, float, bool))}
+    if settings.null == "none":
+        attrs["null_draws"] = 0
+    attrs["dfimx_settings"] = json.dumps(fields, sort_keys=True)
+    attrs["mutation_mode"] = settings.mutation
+    attrs["score_reduction"] = settings.score
+    return attrs
+
+
 def _as_block_list(arr: Any, chunks: tuple[int, ...]) -> list[Any]:
     if isinstance(arr, xr.DataArray):
         arr = arr.data
@@ -125,25 +147,10 @@ def compute_dfim(
     for name in names:
         out[name] = variables.create_variable(name, da.concatenate(parts[name], axis=0))
     out = out.assign_coords(task=np.array(scorer.task_names, dtype=object))
-    out.attrs.update(
-        {
-            "dfimx_settings": json.dumps(settings.as_attrs(), sort_keys=True),
-            "method": settings.method,
-            "reference": settings.reference,
-            "mutation_mode": settings.mutation,
-            "score_reduction": settings.score,
-            "null": settings.null,
-            "null_draws": settings.null_draws if settings.null != "none" else 0,
-            "pvalue": settings.pvalue,
-            "null_level": settings.null_level,
-            "seed": settings.seed,
-            "model_path": spec.path,
-            "model_sha256": spec.sha256,
-            "output_layer": spec.output_layer,
-            "batch_size": batch_size,
-        }
-    )
+    out.attrs.update(settings_attrs(settings))
+    out.attrs.update({"model_path": spec.path, "model_sha256": spec.sha256,
+                      "output_layer": spec.output_layer, "batch_size": batch_size})
     return out
 
 
-__all__ = ["PLAN_VARIABLES", "ModelSpec", "compute_dfim", "output_variables"]
+__all__ = ["PLAN_VARIABLES", "compute_dfim", "output_variables", "settings_attrs"]

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from dfimx.epistasis import double_mutant_epistasis
+from dfimx.dfim.epistasis import double_mutant_epistasis
 from dfimx.errors import InputError
 from dfimx.models import build_scorer
 

@@ -1,0 +1,42 @@
+"""Score reductions and masks, against sums written out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dfimx.dfim import maps
+
+
+def test_reductions_by_hand():
+    rng = np.random.default_rng(0)
+    delta = rng.normal(size=(2, 12, 4, 1)).astype(np.float32)
+    starts, ends = np.array([2, 5]), np.array([4, 7])
+    masked = maps.mask_source(delta.copy(), starts, ends)
+    assert (masked[0, 2:4] == 0).all() and (masked[1, 5:7] == 0).all()
+    rs, re = np.array([[0, 8], [0, 9]]), np.array([[2, 12], [4, 12]])
+    for reduction in maps.REDUCTIONS:
+        got = maps.interval_scores(maps.position_values(masked, reduction), rs, re, reduction)
+        for b in range(2):
+            for r in range(2):
+                window = masked[b, rs[b, r]:re[b, r], :, 0]
+                expect = {"sum": window.sum(), "abs_sum": np.abs(window).sum(),
+                          "max_abs": np.abs(window).sum(-1).max()}[reduction]
+                assert got[b, r, 0] == pytest.approx(expect, rel=1e-5), reduction
+
+
+def test_profile_is_nan_inside_the_source_and_padding_gives_nan():
+    sums = np.ones((1, 6, 1), np.float32)
+    prof = maps.profile_from_sums(sums, np.array([1]), np.array([3]))
+    assert np.isnan(prof[0, 1:3]).all() and (prof[0, [0, 3, 4, 5]] == 1).all()
+    empty = maps.interval_scores(np.ones((1, 6, 1)), np.array([[0]]), np.array([[0]]), "sum")
+    assert np.isnan(empty).all()
+
+
+def test_symmetric_scores_average_both_directions():
+    # two elements a=[0,2), b=[4,6), each a source and a target
+    start, end, mask = np.array([[0, 4]]), np.array([[2, 6]]), np.array([[True, True]])
+    rev = maps.reverse_pairs(start, end, mask, start, end, mask)
+    scores = np.array([[[np.nan], [1.0]], [[3.0], [np.nan]]], np.float32)[None, ..., 0][..., None]
+    sym = maps.symmetric_scores(scores, *rev)
+    assert sym[0, 0, 1, 0] == pytest.approx(2.0) and sym[0, 1, 0, 0] == pytest.approx(2.0)
