@@ -25,8 +25,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-class DatasetValidationError(ValueError):
-    """A dataset does not match the dfimx data contract."""
+from dfimx.errors import InputError
+
+
+class DatasetValidationError(InputError):
+    """A dataset does not match the dfimx data contract (an :class:`InputError`: the command
+    line shows it as one line)."""
 
 
 #: dtype kinds of string variables (object, fixed-width and NumPy's StringDType).

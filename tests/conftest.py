@@ -6,60 +6,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 import pandas as pd
 import pytest
 
-
-def random_onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (n, length))]
-
-
-def onehot_strings(onehot: np.ndarray) -> list[str]:
-    letters = np.array(list("ACGT"))
-    return ["".join(letters[row.argmax(-1)]) for row in onehot]
-
-
-def write_fasta(path, ids, seqs) -> str:
-    with open(path, "w") as fh:
-        for i, s in zip(ids, seqs, strict=True):
-            fh.write(f">{i}\n{s}\n")
-    return str(path)
-
-
-def randomize_weights(model, seed: int = 0, *, scale: float = 0.5, nested: bool = True):
-    """Random weights (normal, ``scale``); BatchNorm gets plausible statistics."""
-    import keras
-
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if nested and isinstance(layer, keras.Model):
-            randomize_weights(layer, seed + 1, scale=scale)
-            continue
-        ws = layer.get_weights()
-        if type(layer).__name__ == "BatchNormalization":
-            n = ws[0].shape
-            layer.set_weights([rng.normal(1, 0.3, n), rng.normal(0, 0.3, n),
-                               rng.normal(0, 0.3, n), rng.uniform(0.5, 2, n)])
-        elif ws:
-            layer.set_weights([rng.normal(0, scale, w.shape).astype("float32") for w in ws])
-    return model
-
-
-def small_cnn(length: int = 40, n_out: int = 1, seed: int = 0, activation: str = "sigmoid"):
-    """A small nonlinear CNN with a sigmoid head (random weights, deterministic)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((length, 4), name="sequence")
-    h = keras.layers.Conv1D(6, 5, padding="same", activation="relu")(inp)
-    h = keras.layers.Conv1D(4, 3, padding="same", activation="tanh")(h)
-    h = keras.layers.MaxPooling1D(2)(h)
-    h = keras.layers.Flatten()(h)
-    h = keras.layers.Dense(8, activation="relu")(h)
-    out = keras.layers.Dense(n_out, activation=activation, name="head")(h)
-    return keras.Model(inp, out)
+from dfimx.alphabet import onehot_to_strings
+from dfimx.io.fasta import write_fasta
+from dfimx.testing import random_onehot, small_cnn
 
 
 @pytest.fixture
@@ -84,7 +36,7 @@ def oracle_files(tmp_path_factory, cnn_path):
     d = tmp_path_factory.mktemp("oracle")
     x = random_onehot(6, 40, seed=3)
     ids = [f"s{i}" for i in range(6)]
-    fasta = write_fasta(d / "seqs.fa", ids, onehot_strings(x))
+    fasta = str(write_fasta(d / "seqs.fa", zip(ids, onehot_to_strings(x), strict=True)))
     rows = []
     for sid in ids:
         rows += [
