@@ -1,6 +1,6 @@
 """``dfim_vs_double_ism``: a per-base map of a 100-bp window by DFIM vs double-mutant ISM.
 
-DFIM: :func:`dfimx.api.run_dfim` with ``scan`` of a 100-bp window, ``grad_x_input``,
+DFIM: :func:`dfimx.run.run_dfim` with ``scan`` of a 100-bp window, ``grad_x_input``,
 ``null="none"`` (1 + 3W attribution passes per sequence), timed whole.  Exhaustive
 double-mutant ISM of the same window needs the original, the 3W single mutants and the
 9·W(W−1)/2 double mutants (all pairs of substitutions at two different positions) —
@@ -44,7 +44,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import dfimx
-    from dfimx.api import run_dfim
+    from dfimx.run import run_dfim
     from dfimx.attribution import predict_batched
     from dfimx.models import ModelSpec
 

@@ -55,7 +55,7 @@ def main() -> None:
     batches = [int(b) for b in args.batches.split(",")]
 
     from dfimx.attribution import deeplift_scores, make_references
-    from dfimx.deeplift_backend import PackageJob, run_package_jobs
+    from dfimx.attribution.package import PackageJob, run_package_jobs
     from dfimx.models import build_scorer
 
     model = build_model(args.length, filters=args.filters, tasks=args.tasks)

@@ -1,6 +1,6 @@
 """``pipeline_vs_raw``: whole-pipeline throughput over bare batched attribution throughput.
 
-The pipeline is :func:`dfimx.api.run_dfim` on a simulated FASTA + elements table with
+The pipeline is :func:`dfimx.run.run_dfim` on a simulated FASTA + elements table with
 ``null="none"`` (mutants, attributions, predictions, deltas, scores, Zarr writes, on
 the default threaded scheduler).  The raw rate is ``METHODS[method].kernel`` on a
 pre-built array of the same inputs (the originals and every mutant), same model, method
@@ -29,8 +29,8 @@ from bench.common import Timer, bench_line, make_inputs
 def raw_inputs(inputs, method: str, batch_size: int):
     """The originals and all their mutants, as the pipeline builds them, in one array."""
     import dfimx
-    from dfimx.mutations import make_mutants
-    from dfimx.pipeline import Settings
+    from dfimx.mutants import make_mutants
+    from dfimx.settings import Settings
 
     ds = dfimx.plan_elements(dfimx.from_fasta(inputs.fasta), inputs.elements).compute()
     X = ds["seq_onehot"].values.astype(np.float32)
@@ -48,7 +48,7 @@ def raw_inputs(inputs, method: str, batch_size: int):
 def raw_references(allx: np.ndarray, method: str) -> np.ndarray | None:
     """The references the pipeline gives ``method`` by default (None: the method's own)."""
     from dfimx.attribution import make_references
-    from dfimx.pipeline import Settings
+    from dfimx.settings import Settings
 
     s = Settings(method=method).validate()
     if s.reference not in ("zeros", "gc"):
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the pipeline run")
     args = ap.parse_args()
 
-    from dfimx.api import run_dfim
+    from dfimx.run import run_dfim
     from dfimx.attribution import METHODS
     from dfimx.models import ModelSpec
 

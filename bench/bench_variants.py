@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dfimx.io.fasta import write_fasta
+
 WINDOW = 100
 CONTIG = 6_000_000
 LETTERS = np.frombuffer(b"ACGT", np.uint8)
@@ -57,13 +59,7 @@ def write_inputs(folder: Path, sizes: list[int], seed: int = 0) -> dict[str, str
 
     rng = np.random.default_rng(seed)
     contigs = {f"chr{i + 1}": rng.integers(0, 4, CONTIG).astype(np.uint8) for i in range(2)}
-    genome = folder / "genome.fa"
-    with open(genome, "wb") as fh:
-        for name, codes in contigs.items():
-            fh.write(f">{name}\n".encode())
-            seq = LETTERS[codes].tobytes()
-            for i in range(0, len(seq), 60):
-                fh.write(seq[i : i + 60] + b"\n")
+    genome = write_fasta(folder / "genome.fa", contigs)
     n_max = max(sizes)
     per = n_max // 2 + 1
     rows = []
@@ -102,19 +98,19 @@ def write_inputs(folder: Path, sizes: list[int], seed: int = 0) -> dict[str, str
 
 def _plain_inputs(folder: Path, contigs: dict, rows: list, chosen: list) -> tuple[Path, Path]:
     """The windows of ``chosen`` SNVs as a FASTA, and elements (centre base = source)."""
-    fasta = folder / f"windows{len(chosen)}.fa"
     elements = folder / f"elements{len(chosen)}.tsv"
     center = WINDOW // 2
-    with open(fasta, "w") as fa, open(elements, "w") as el:
+    records = {}
+    with open(elements, "w") as el:
         el.write("seq\tstart\tend\tname\trole\n")
         for c, k in sorted(chosen):
             name, pos, _, _ = rows[c]
             start = int(pos[k]) - 1 - center
-            seq = LETTERS[contigs[name][start : start + WINDOW]].tobytes().decode()
             sid = f"v{c}_{k}"
-            fa.write(f">{sid}\n{seq}\n")
+            records[sid] = contigs[name][start : start + WINDOW]
             el.write(f"{sid}\t{center}\t{center + 1}\tvariant\tsource\n")
             el.write(f"{sid}\t{center + 10}\t{center + 20}\ttarget\ttarget\n")
+    fasta = write_fasta(folder / f"windows{len(chosen)}.fa", records, line_width=None)
     return fasta, elements
 
 

@@ -87,10 +87,7 @@ def make_inputs(directory: str | os.PathLike, n: int, *, seed: int = 0,
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     sim = simulate.simulate_sequences(n, length, seed=seed)
-    fasta = d / f"seqs{n}.fa"
-    with open(fasta, "w") as fh:
-        for sid, seq in zip(sim.seq_ids, sim.sequences, strict=True):
-            fh.write(f">{sid}\n{seq}\n")
+    fasta = sim.to_fasta(d / f"seqs{n}.fa", line_width=None)
     elements = d / f"elements{n}.tsv"
     sim.elements[["seq", "start", "end", "name", "role"]].to_csv(elements, sep="\t",
                                                                  index=False)

@@ -18,9 +18,9 @@ import numpy as np
 from scipy.stats import mannwhitneyu, spearmanr
 
 from dfimx import simulate
-from dfimx.api import run_dfim
-from dfimx.export import to_dataframe
+from dfimx.run import run_dfim
 from dfimx.store import open_result
+from dfimx.tables import to_dataframe
 
 KEYS = ["seq_id", "source_name", "target_name"]
 #: (method, extra options, with the default null)

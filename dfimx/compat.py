@@ -31,6 +31,8 @@ MOVED: dict[str, tuple[str, ...]] = {
     "dfimx.maps": ("dfimx.dfim.maps",),
     "dfimx.epistasis": ("dfimx.dfim.epistasis",),
     "dfimx.variants_cli": ("dfimx.cli.variants",),
+    "dfimx.export": ("dfimx.tables",),
+    "dfimx.deeplift_backend": ("dfimx.attribution.package",),
 }
 
 

@@ -20,6 +20,13 @@ from typing import Any
 
 import pandas as pd
 
+from dfimx import simulate
+from dfimx.report import write_report
+from dfimx.run import run_dfim
+from dfimx.settings import Settings
+from dfimx.store import open_result
+from dfimx.tables import export_table, write_pair_summary
+
 DEMO_N = 240
 DEMO_SEED = 11
 
@@ -33,12 +40,6 @@ def run_demo(
     echo: Any = print,
 ) -> dict[str, Path]:
     """Run the demo into ``output`` and return the paths it wrote."""
-    from dfimx import simulate
-    from dfimx.api import run_dfim
-    from dfimx.export import export_table, write_pair_summary
-    from dfimx.pipeline import Settings
-    from dfimx.store import open_result
-
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -68,15 +69,10 @@ def run_demo(
     summary = pd.read_csv(summary_path, sep="\t")
     echo(f"[4/5] {rows} interactions -> {table}, summary per pair -> {summary_path}")
     paths = {"store": store, "table": table, "summary": Path(summary_path)}
-    try:
-        from dfimx.report import write_report
-    except ImportError:  # pragma: no cover - report module is part of the package
-        write_report = None
-    if write_report is not None:
-        report = out / "report.html"
-        write_report(ds, report)
-        paths["report"] = report
-        echo(f"[5/5] report -> {report}")
+    report = out / "report.html"
+    write_report(ds, report)
+    paths["report"] = report
+    echo(f"[5/5] report -> {report}")
     echo("")
     echo("Interactions per pair of element names (true pair first if DFIM separates it):")
     with pd.option_context("display.width", 120, "display.max_columns", 20):

@@ -1,8 +1,10 @@
-"""Model loading, choice of the scored output, and the per-process model cache.
+"""Model loading, choice of the scored output, batched prediction and the model cache.
 
 A model travels through the task graph as a :class:`ModelSpec` (path, sha256 and
 output choices): small, picklable, and loaded at most once per process by
-:func:`load_scorer`.
+:func:`load_scorer`.  A loaded model is a :class:`Scorer`: the network reduced to the
+scored outputs, with its compiled functions.  :func:`predict_batched` and the batching
+helpers (:func:`batches`, :func:`pad_rows`) are shared by every attribution method.
 
 Examples
 --------
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +87,8 @@ def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True) -> Any:
         if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
             raise InputError(
                 f"{p}: the model contains code (e.g. a Lambda layer) that safe mode refuses to "
-                "load; pass safe_mode=False (--unsafe-model) only if you trust the file"
+                "load; pass safe_mode=False only if you trust the file",
+                option="safe_mode",
             ) from exc
         raise InputError(f"{p}: cannot load model: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
@@ -96,11 +101,27 @@ def _output_tensors(model: Any) -> list[Any]:
     return list(outs) if isinstance(outs, (list, tuple)) else [outs]
 
 
-def _activation_name(layer: Any) -> str | None:
-    act = getattr(layer, "activation", None)
+def activation_name(act: Any) -> str | None:
+    """Name of a built-in Keras activation function, ``"linear"`` for None, else None.
+
+    A user function that merely shares a built-in's name gives None.
+
+    Examples
+    --------
+    >>> import keras
+    >>> activation_name(keras.layers.Dense(1, activation="relu").activation)
+    'relu'
+    >>> activation_name(None), activation_name(lambda v: v * v)
+    ('linear', None)
+    """
+    import keras
+
     if act is None:
+        return "linear"
+    name = getattr(act, "__name__", None)
+    if name is None or getattr(keras.activations, name, None) is not act:
         return None
-    return getattr(act, "__name__", str(act))
+    return name
 
 
 def _logit_tensor(model: Any, out: Any) -> Any:
@@ -108,8 +129,7 @@ def _logit_tensor(model: Any, out: Any) -> Any:
     import keras
 
     layer = out._keras_history.operation  # noqa: SLF001
-    act = _activation_name(layer)
-    if act not in _SQUASHING:
+    if activation_name(getattr(layer, "activation", None)) not in _SQUASHING:
         return out
     if isinstance(layer, keras.layers.Activation):
         return layer.input
@@ -121,6 +141,9 @@ def _logit_tensor(model: Any, out: Any) -> Any:
     y = clone(x)
     clone.set_weights(layer.get_weights())
     return y
+
+
+_FUNCTIONS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -145,7 +168,9 @@ class Scorer:
     input_length: int | None
     output_layer: str = "logit"
     sha256: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _functions: dict[tuple, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def n_tasks(self) -> int:
@@ -161,13 +186,27 @@ class Scorer:
         if self.input_length is not None and self.input_length != length:
             raise InputError(
                 f"{source}: sequences have length {length} but the model expects "
-                f"length {self.input_length}; use --length {self.input_length} to centre-crop/pad"
+                f"length {self.input_length}; centre-crop/pad them to length "
+                f"{self.input_length}",
+                option="length",
             )
+
+    def compiled(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """The compiled function ``key`` of :attr:`network`, made by ``build()`` once.
+
+        Every attribution method keeps its ``tf.function`` here, so that it is traced
+        once per scorer (and freed with it), whichever thread asks first.
+        """
+        with _FUNCTIONS_LOCK:
+            fn = self._functions.get(key)
+        if fn is None:
+            fn = build()
+            with _FUNCTIONS_LOCK:
+                fn = self._functions.setdefault(key, fn)
+        return fn
 
     def predict(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Scored outputs for ``X`` of shape ``(N, L, 4)`` -> ``(N, T)``."""
-        from dfimx.attribution import predict_batched
-
         return predict_batched(self, X, batch_size=batch_size)
 
 
@@ -193,7 +232,8 @@ def build_scorer(
     import keras
 
     if output_layer not in OUTPUT_LAYERS:
-        raise InputError(f"output_layer must be one of {OUTPUT_LAYERS}, got {output_layer!r}")
+        raise InputError(f"output_layer must be one of {OUTPUT_LAYERS}, got {output_layer!r}",
+                         option="output_layer")
     if len(model.inputs) != 1:
         raise InputError(f"model has {len(model.inputs)} inputs; dfimx needs exactly one")
     outs = _output_tensors(model)
@@ -201,7 +241,8 @@ def build_scorer(
         if getattr(model, "_dfimx_savedmodel", False):
             raise InputError(
                 "a SavedModel is an opaque graph: its pre-activation logit cannot be found; "
-                "use output_layer='output' (--output-layer output)"
+                "score its output instead (output_layer='output')",
+                option="output_layer",
             )
         outs = [_logit_tensor(model, o) for o in outs]
     names: list[str] = []
@@ -222,13 +263,15 @@ def build_scorer(
         for t in tasks:
             if isinstance(t, str) and not t.lstrip("-").isdigit():
                 if t not in names:
-                    raise InputError(f"task {t!r} not found; the model's tasks are {names}")
+                    raise InputError(f"task {t!r} not found; the model's tasks are {names}",
+                                     option="task")
                 index.append(names.index(t))
             else:
                 i = int(t)
                 if not -len(names) <= i < len(names):
                     raise InputError(
-                        f"task index {i} out of range: the model has {len(names)} tasks"
+                        f"task index {i} out of range: the model has {len(names)} tasks",
+                        option="task",
                     )
                 index.append(i % len(names))
     if index != list(range(len(names))):
@@ -292,7 +335,84 @@ def load_scorer(spec: ModelSpec) -> Scorer:
         return scorer
 
 
-def clear_model_cache() -> None:
-    """Forget every cached model of this process."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+def model_spec_for(
+    model: Any, *, output_layer: str = "logit", tasks: list[int | str] | None = None,
+    safe_mode: bool = True,
+) -> ModelSpec:
+    """A :class:`ModelSpec` for a path, or for an in-memory Keras model (saved to a temp file).
+
+    Examples
+    --------
+    >>> import keras
+    >>> inp = keras.Input((5, 4)); m = keras.Model(inp, keras.layers.Dense(1)(inp))
+    >>> spec = model_spec_for(m, tasks=[0])
+    >>> spec.path.endswith("model.keras"), spec.tasks, model_spec_for(spec) is spec
+    (True, (0,), True)
+    """
+    if isinstance(model, ModelSpec):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return ModelSpec.from_path(model, output_layer=output_layer, tasks=tasks,
+                                   safe_mode=safe_mode)
+    tmp = Path(tempfile.mkdtemp(prefix="dfimx-model-")) / "model.keras"
+    model.save(tmp)
+    return ModelSpec.from_path(tmp, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+
+
+# --------------------------------------------------------------------------- batched calls
+
+#: Every model call sees at least this many rows (or ``batch_size`` when smaller): small
+#: batches take other CPU kernels whose float rounding differs, which would make results
+#: depend on how sequences are chunked.
+MIN_MODEL_BATCH = 64
+
+
+def batches(n: int, batch_size: int) -> Iterator[slice]:
+    """Slices of ``range(n)`` with at most ``batch_size`` rows each.
+
+    Examples
+    --------
+    >>> list(batches(5, 2))
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    batch_size = max(1, int(batch_size))
+    for start in range(0, n, batch_size):
+        yield slice(start, min(n, start + batch_size))
+
+
+def pad_rows(a: np.ndarray, batch_size: int) -> np.ndarray:
+    """Zero-pad the leading axis of a batch to ``min(batch_size, MIN_MODEL_BATCH)`` rows.
+
+    Examples
+    --------
+    >>> pad_rows(np.ones((3, 2)), 256).shape, pad_rows(np.ones((3, 2)), 2).shape
+    ((64, 2), (3, 2))
+    """
+    want = min(max(1, int(batch_size)), MIN_MODEL_BATCH)
+    if len(a) >= want:
+        return a
+    pad = np.zeros((want - len(a),) + a.shape[1:], a.dtype)
+    return np.concatenate([a, pad])
+
+
+def predict_batched(scorer: Scorer, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    """Scored outputs ``(N, T)`` float32, in batches.
+
+    Examples
+    --------
+    >>> import keras
+    >>> inp = keras.Input((5, 4)); out = keras.layers.Dense(2)(keras.layers.Flatten()(inp))
+    >>> predict_batched(build_scorer(keras.Model(inp, out)), np.zeros((3, 5, 4))).shape
+    (3, 2)
+    """
+    import tensorflow as tf
+
+    X = np.asarray(X, dtype=np.float32)
+    network = scorer.network
+    fn = scorer.compiled(("predict",), lambda: tf.function(
+        lambda x: network(x, training=False), reduce_retracing=True))
+    out = np.empty((len(X), scorer.n_tasks), dtype=np.float32)
+    for sl in batches(len(X), batch_size):
+        b = sl.stop - sl.start
+        out[sl] = fn(tf.constant(pad_rows(X[sl], batch_size))).numpy()[:b]
+    return out

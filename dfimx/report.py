@@ -10,8 +10,9 @@ whole.
 Examples
 --------
 >>> import tempfile
->>> from dfimx import plot, report
->>> out = report.write_report(plot.example_dataset(n_seq=8), tempfile.mkdtemp() + "/r.html")
+>>> from dfimx import report
+>>> from dfimx.testing import example_result
+>>> out = report.write_report(example_result(n_seq=8), tempfile.mkdtemp() + "/r.html")
 >>> out.stat().st_size > 100_000
 True
 """
@@ -19,6 +20,7 @@ True
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import html
 import json
 import os
@@ -30,20 +32,66 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dfimx import plot
+from dfimx import stats
+from dfimx.plot.distributions import interaction_summary, qq_plot
+from dfimx.plot.export import standalone_html, to_bokeh
+from dfimx.plot.logos import delta_tracks
+from dfimx.plot.maps import element_map, per_base_map
+from dfimx.plot.select import (
+    SIGNIFICANCE,
+    DatasetLike,
+    load,
+    open_dataset,
+    real_tests,
+    task_index,
+    task_name,
+)
+from dfimx.plot.variants import variant_track
+from dfimx.stats.summaries import tree_reduce
+from dfimx.variables import as_str
 
 __all__ = ["pair_summary", "top_interactions", "write_report"]
 
-SIGNIFICANCE = plot.SIGNIFICANCE
-HIST_BINS = 4096
-_TEST_VARS = ["mutation_name", "mutation_mask", "response_name", "response_mask",
-              "interaction_score", "interaction_q_value"]
-_TOP_VARS = [*_TEST_VARS, "interaction_p_value", "mutation_start", "mutation_end",
-             "mutation_alt", "response_start", "response_end"]
+_TOP_VARS = ["mutation_name", "mutation_mask", "response_name", "response_mask",
+             "interaction_score", "interaction_q_value", "interaction_p_value", "mutation_start",
+             "mutation_end", "mutation_alt", "response_start", "response_end"]
 
 
 # ---------------------------------------------------------------------------------------------
 # run-wide tables, computed chunk by chunk
+
+
+def pair_summary(ds: DatasetLike, *, alpha: float = SIGNIFICANCE) -> pd.DataFrame:
+    """The report's pair table: :func:`dfimx.stats.pair_summary` of a dataset or store.
+
+    Per source name, target name and task: the number of tests, mean and median score
+    and, when q-values are stored, the number and fraction with q < ``alpha``. The same
+    table as :func:`dfimx.stats.pair_summary` and ``dfimx export``'s
+    ``.pair_summary.tsv``; computed lazily, one sequence chunk at a time.
+
+    Parameters
+    ----------
+    ds
+        dfimx dataset or store path.
+    alpha
+        q-value threshold of the significance columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source_name, target_name, task, n_tests, mean_score, median_score``
+        and ``n_significant, fraction_significant`` when q-values are stored.
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> table = pair_summary(example_result(n_seq=10))
+    >>> int(table["n_tests"].sum())
+    120
+    """
+    ds = open_dataset(ds)
+    q_value = "interaction_q_value" if "interaction_q_value" in ds else None
+    return stats.pair_summary(ds, alpha=alpha, q_value=q_value)
 
 
 def _seq_blocks(ds: xr.Dataset, default: int = 2000) -> list[slice]:
@@ -60,183 +108,31 @@ def _seq_blocks(ds: xr.Dataset, default: int = 2000) -> list[slice]:
     return out
 
 
-def _tests(block: xr.Dataset) -> pd.DataFrame:
-    """Tidy rows of the real tests of a loaded block (all tasks)."""
-    score = np.asarray(block["interaction_score"].values, dtype=float)
-    valid = (np.asarray(block["mutation_mask"].values, dtype=bool)[:, :, None, None]
-             & np.asarray(block["response_mask"].values, dtype=bool)[:, None, :, None]
-             & np.isfinite(score))
-    s, m, r, t = np.nonzero(valid)
-    df = pd.DataFrame({
-        "seq": s, "mutation": m, "response": r, "task": t,
-        "source_name": plot.as_str(np.asarray(block["mutation_name"].values)[s, m]),
-        "target_name": plot.as_str(np.asarray(block["response_name"].values)[s, r]),
-        "score": score[s, m, r, t],
-    })
-    for var, col in (("interaction_p_value", "p_value"), ("interaction_q_value", "q_value")):
-        if var in block:
-            df[col] = np.asarray(block[var].values, dtype=float)[s, m, r, t]
-    for var in ("mutation_start", "mutation_end", "mutation_alt"):
-        if var in block:
-            df[var] = np.asarray(block[var].values)[s, m]
-    for var in ("response_start", "response_end"):
-        if var in block:
-            df[var] = np.asarray(block[var].values)[s, r]
-    return df
+def _largest(frames: list[pd.DataFrame], top: int) -> pd.DataFrame:
+    """The ``top`` rows of largest |score| of ``frames``, by decreasing |score|."""
+    df = pd.concat(frames, ignore_index=True)
+    order = np.argsort(-df["score"].abs().to_numpy(), kind="stable")[:top]
+    return df.iloc[order].reset_index(drop=True)
 
 
-def _block_pass1(block: xr.Dataset, offset: int, top: int) -> tuple[float, pd.DataFrame]:
-    df = _tests(block)
+def _block_top(block: xr.Dataset, offset: int, top: int) -> pd.DataFrame:
+    df = real_tests(block)
     df["seq"] += offset
-    amax = float(df["score"].abs().max()) if len(df) else 0.0
-    if len(df) > top:
-        df = df.iloc[np.argpartition(-df["score"].abs().to_numpy(), top - 1)[:top]]
-    return amax, df
+    return _largest([df], top)
 
 
-def _block_pass2(block: xr.Dataset, scale: float, edges: np.ndarray) -> pd.DataFrame:
-    """Per (task, source name, target name): counts, sum and a sparse histogram."""
-    df = _tests(block)
-    keys = ["task", "source_name", "target_name"]
-    cols = [*keys, "n", "n_q", "n_sig", "sum", "bins", "counts"]
-    if not len(df):
-        return pd.DataFrame(columns=cols)
-    u = np.arcsinh(df["score"].to_numpy() / scale)
-    nb = edges.size - 1
-    df["bin"] = np.clip(np.searchsorted(edges, u, side="right") - 1, 0, nb - 1)
-    q = df["q_value"].to_numpy() if "q_value" in df else np.full(len(df), np.nan)
-    df["has_q"] = np.isfinite(q)
-    df["sig"] = q < SIGNIFICANCE
-    grouped = df.groupby(keys, sort=False)
-    agg = grouped.agg(n=("score", "size"), n_q=("has_q", "sum"), n_sig=("sig", "sum"),
-                      sum=("score", "sum")).reset_index()
-    code = grouped.ngroup().to_numpy()
-    cells, counts = np.unique(code.astype(np.int64) * nb + df["bin"].to_numpy(),
-                              return_counts=True)
-    split = np.searchsorted(cells // nb, np.arange(len(agg) + 1))
-    agg["bins"] = [cells[split[k]:split[k + 1]] % nb for k in range(len(agg))]
-    agg["counts"] = [counts[split[k]:split[k + 1]] for k in range(len(agg))]
-    return agg[cols]
-
-
-def _hist_median(bins: np.ndarray, counts: np.ndarray, edges: np.ndarray,
-                 scale: float) -> float:
-    """Median from a sparse histogram on the arcsinh scale (mean of the two middle order
-    statistics for an even count, as :func:`numpy.median`), each located within its bin."""
-    n = int(counts.sum())
-    if n == 0:
-        return float("nan")
-    order = np.argsort(bins)
-    bins, counts = bins[order], counts[order]
-    cum = np.cumsum(counts)
-
-    def order_stat(k: int) -> float:
-        i = int(np.searchsorted(cum, k + 1))
-        j = k - (cum[i - 1] if i > 0 else 0)
-        b = bins[i]
-        u = edges[b] + (j + 0.5) / counts[i] * (edges[b + 1] - edges[b])
-        return float(scale * np.sinh(u))
-
-    return (order_stat((n - 1) // 2) + order_stat(n // 2)) / 2
-
-
-def _pass1(ds: xr.Dataset, top: int) -> tuple[float, pd.DataFrame]:
-    """(largest |score|, the ``top`` tests of largest |score|) over all chunks."""
+def _top_tests(ds: xr.Dataset, top: int) -> pd.DataFrame:
+    """The ``top`` tests of largest |score| over all chunks (a tree reduction)."""
     lazy = ds[[v for v in _TOP_VARS if v in ds.variables]]
-    first = dask.compute(*[
-        dask.delayed(_block_pass1)(lazy.isel(seq=b), b.start, top) for b in _seq_blocks(ds)
-    ])
-    amax = max((a for a, _ in first), default=0.0)
-    tops = [d for _, d in first if len(d)]
-    if not tops:
-        return amax, _tests(lazy.isel(seq=slice(0, 0)).compute())
-    df = pd.concat(tops, ignore_index=True)
-    df = df.iloc[np.argsort(-df["score"].abs().to_numpy(), kind="stable")[:top]]
-    return amax, df.reset_index(drop=True)
-
-
-def _scan(ds: xr.Dataset, top: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(pair summary, top interactions): two lazy passes over the sequence chunks."""
-    amax, top_df = _pass1(ds, top)
-    scale = amax / 1e4 if amax > 0 else 1.0
-    lim = float(np.arcsinh(amax / scale)) if amax > 0 else 1.0
-    grid = np.linspace(-lim, lim, HIST_BINS + 1)
-    edges = grid.copy()
-    edges[0], edges[-1] = -np.inf, np.inf
-    small = ds[[v for v in _TEST_VARS if v in ds.variables]]
-    parts = dask.compute(*[
-        dask.delayed(_block_pass2)(small.isel(seq=b), scale, edges) for b in _seq_blocks(ds)
-    ])
-    summary = _combine(list(parts), grid, scale, "interaction_q_value" in ds, ds)
-    return summary, top_df
-
-
-def _combine(parts: list[pd.DataFrame], grid: np.ndarray, scale: float, has_q: bool,
-             ds: xr.Dataset) -> pd.DataFrame:
-    keys = ["task", "source_name", "target_name"]
-    parts = [p for p in parts if len(p)]
-    cols = ["task", "source", "target", "n_tests", "mean_score", "median_score"]
-    if has_q:
-        cols += ["n_significant", "fraction_significant"]
+    parts = [dask.delayed(_block_top, pure=True)(lazy.isel(seq=b), b.start, top)
+             for b in _seq_blocks(ds)]
     if not parts:
-        return pd.DataFrame(columns=cols)
-    allp = pd.concat(parts, ignore_index=True)
-    code, uniq = pd.MultiIndex.from_frame(allp[keys]).factorize()
-    allp["code"] = code
-    agg = allp.groupby("code").agg(n=("n", "sum"), n_q=("n_q", "sum"), n_sig=("n_sig", "sum"),
-                                   total=("sum", "sum"))
-    sizes = allp["bins"].map(len).to_numpy()
-    codes = np.repeat(code, sizes)
-    bins = np.concatenate(allp["bins"].to_list())
-    counts = np.concatenate(allp["counts"].to_list())
-    order = np.lexsort((bins, codes))
-    codes, bins, counts = codes[order], bins[order], counts[order]
-    split = np.searchsorted(codes, np.arange(len(uniq) + 1))
-    rows = []
-    for k, (t, src, tgt) in enumerate(uniq):
-        n = int(agg.at[k, "n"])
-        sl = slice(split[k], split[k + 1])
-        row = {"task": plot._task_name(ds, int(t)), "source": src, "target": tgt,
-               "n_tests": n, "mean_score": float(agg.at[k, "total"]) / n,
-               "median_score": _hist_median(bins[sl], counts[sl], grid, scale)}
-        if has_q:
-            n_q = int(agg.at[k, "n_q"])
-            row["n_significant"] = int(agg.at[k, "n_sig"])
-            row["fraction_significant"] = row["n_significant"] / n_q if n_q else float("nan")
-        rows.append(row)
-    out = pd.DataFrame(rows, columns=cols)
-    return out.sort_values(["task", "source", "target"], ignore_index=True)
+        return _with_ids(ds, real_tests(lazy.isel(seq=slice(0, 0)).compute()))
+    (df,) = dask.compute(tree_reduce(parts, functools.partial(_largest, top=top)))
+    return _with_ids(ds, df)
 
 
-def pair_summary(ds: plot.DatasetLike) -> pd.DataFrame:
-    """Per task, source name and target name: number of tests, mean and median score,
-    and (when q-values exist) the number and fraction with q < 0.05.
-
-    Computed lazily, one sequence chunk at a time; the median is read from a fine
-    histogram on an ``arcsinh`` scale (relative error below 0.5 %).
-
-    Parameters
-    ----------
-    ds
-        dfimx dataset or store path.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``task, source, target, n_tests, mean_score, median_score`` and
-        ``n_significant, fraction_significant`` when q-values are stored.
-
-    Examples
-    --------
-    >>> table = pair_summary(plot.example_dataset(n_seq=10))
-    >>> int(table["n_tests"].sum())
-    120
-    """
-    ds = plot.open_dataset(ds)
-    return _scan(ds, top=1)[0]
-
-
-def top_interactions(ds: plot.DatasetLike, top: int = 20) -> pd.DataFrame:
+def top_interactions(ds: DatasetLike, top: int = 20) -> pd.DataFrame:
     """The ``top`` tests of largest |score| over the whole run (all tasks).
 
     Parameters
@@ -255,20 +151,20 @@ def top_interactions(ds: plot.DatasetLike, top: int = 20) -> pd.DataFrame:
 
     Examples
     --------
-    >>> top_interactions(plot.example_dataset(n_seq=10), top=3)["source_name"].tolist()
+    >>> from dfimx.testing import example_result
+    >>> top_interactions(example_result(n_seq=10), top=3)["source_name"].tolist()
     ['GATA', 'GATA', 'GATA']
     """
-    ds = plot.open_dataset(ds)
-    return _with_ids(ds, _pass1(ds, top)[1])
+    return _top_tests(open_dataset(ds), top)
 
 
 def _with_ids(ds: xr.Dataset, df: pd.DataFrame) -> pd.DataFrame:
     seqs = df["seq"].to_numpy().astype(int)
-    ids = (plot.as_str(np.asarray(ds["seq_id"].isel(seq=seqs).values)) if seqs.size
+    ids = (as_str(np.asarray(ds["seq_id"].isel(seq=seqs).values)) if seqs.size
            else np.array([], dtype=str))
     df.insert(1, "seq_id", ids)
     if "task" in ds.coords:
-        df["task"] = [plot._task_name(ds, int(t)) for t in df["task"]]
+        df["task"] = [task_name(ds, int(t)) for t in df["task"]]
     return df
 
 
@@ -354,7 +250,7 @@ def _provenance(ds: xr.Dataset) -> str:
 def _overview(ds: xr.Dataset) -> str:
     sizes = ", ".join(f"{html.escape(str(k))}: {v}" for k, v in ds.sizes.items())
     stored = ", ".join(f"<code>{html.escape(str(v))}</code>" for v in ds.data_vars)
-    tasks = ", ".join(html.escape(plot._task_name(ds, t)) for t in range(ds.sizes.get("task", 1)))
+    tasks = ", ".join(html.escape(task_name(ds, t)) for t in range(ds.sizes.get("task", 1)))
     return (f'<p class="note">Dimensions: {sizes}. Tasks: {tasks}.</p>'
             f"<details><summary>Stored variables</summary><p>{stored}</p></details>")
 
@@ -362,7 +258,7 @@ def _overview(ds: xr.Dataset) -> str:
 def _is_per_base(ds: xr.Dataset, seq: int) -> bool:
     if "mutation_alt" not in ds:
         return False
-    sub = plot._load(ds, ["mutation_alt", "mutation_mask", "response_start", "response_end",
+    sub = load(ds, ["mutation_alt", "mutation_mask", "response_start", "response_end",
                           "response_mask"], seq=seq)
     alt = np.asarray(sub["mutation_alt"].values)[np.asarray(sub["mutation_mask"].values, bool)]
     rmask = np.asarray(sub["response_mask"].values, bool)
@@ -382,7 +278,7 @@ def _track_window(ds: xr.Dataset, row: pd.Series, max_width: int = 300) -> tuple
 
 
 def write_report(
-    store_or_dataset: plot.DatasetLike,
+    store_or_dataset: DatasetLike,
     out_html: str | os.PathLike,
     *,
     top: int = 20,
@@ -395,11 +291,11 @@ def write_report(
 
     The page inlines every script and style (BokehJS included) and requests nothing
     from the network when opened. It holds: the provenance (store attributes), an
-    overview, the pair summary table (per source name × target name: tests, mean and
-    median score, fraction with q < 0.05), the summary plot, the QQ plot (or a note
-    that no null was run), the ``top`` interactions, detail plots of the sequences of
-    the first ``max_maps`` of them (element map or per-base map, and Δ tracks) and,
-    for variant scans, the variant track.
+    overview, the pair summary table (:func:`pair_summary`: per source name × target
+    name and task: tests, mean and median score, fraction with q < 0.05), the summary
+    plot, the QQ plot (or a note that no null was run), the ``top`` interactions, detail
+    plots of the sequences of the first ``max_maps`` of them (element map or per-base
+    map, and Δ tracks) and, for variant scans, the variant track.
 
     Parameters
     ----------
@@ -426,28 +322,29 @@ def write_report(
     Examples
     --------
     >>> import tempfile
-    >>> ds = plot.example_dataset(n_seq=6).drop_vars(
+    >>> from dfimx.testing import example_result
+    >>> ds = example_result(n_seq=6).drop_vars(
     ...     ["interaction_p_value", "interaction_q_value", "null_interaction_score"])
     >>> out = write_report(ds, tempfile.mkdtemp() + "/report.html", max_maps=1)
     >>> "no null was run" in out.read_text()
     True
     """
-    ds = plot.open_dataset(store_or_dataset)
+    ds = open_dataset(store_or_dataset)
     if title is None:
         name = (Path(os.fspath(store_or_dataset)).name
                 if not isinstance(store_or_dataset, xr.Dataset) else "dataset")
         title = f"dfimx report: {name}"
-    t = plot._task_index(ds, task)
+    t = task_index(ds, task)
     has_p = "interaction_p_value" in ds
     has_q = "interaction_q_value" in ds
-    summary, top_df = _scan(ds, top)
-    top_df = _with_ids(ds, top_df)
+    summary = pair_summary(ds)
+    top_df = _top_tests(ds, top)
 
     sections: list[tuple[str, str]] = []
     models: list[Any] = []
 
     def add_plot(obj: Any, name: str) -> None:
-        model = plot.to_bokeh(obj)
+        model = to_bokeh(obj)
         model.name = name
         models.append(model)
         sections.append(("plot", name))
@@ -466,27 +363,30 @@ def write_report(
     add_html("<h2>Interactions per element pair</h2><p class=\"note\">Per source name \u00d7 "
              "target name over all sequences"
              + (f"; significant: q &lt; {SIGNIFICANCE}" if has_q else "")
-             + ". Medians are read from a fine histogram (relative error &lt; 0.5 %).</p>")
-    shown = summary.sort_values("median_score", key=np.abs, ascending=False)
+             + (". The table of <code>dfimx.stats.pair_summary</code> and of "
+                "<code>dfimx export</code> (its <code>.pair_summary.tsv</code>); medians are "
+                + ("exact" if summary.attrs.get("median_exact", True)
+                   else "the centres of fine histogram bins") + ".</p>"))
+    shown = summary.sort_values("median_score", ascending=False, key=abs)
     add_html(_html_table(shown, max_rows=100))
     try:
-        add_plot(plot.interaction_summary(ds, "score", t, max_seqs=max_seqs), "summary_score")
+        add_plot(interaction_summary(ds, "score", t, max_seqs=max_seqs), "summary_score")
         if has_q:
-            add_plot(plot.interaction_summary(ds, "neglog10q", t, max_seqs=max_seqs),
+            add_plot(interaction_summary(ds, "neglog10q", t, max_seqs=max_seqs),
                      "summary_q")
     except ValueError as err:
         add_html(f'<p class="warn">Summary plot unavailable: {html.escape(str(err))}</p>')
 
     add_html("<h2>Calibration</h2>")
     if has_p:
-        add_plot(plot.qq_plot(ds), "qq")
+        add_plot(qq_plot(ds), "qq")
     else:
         add_html('<p class="note">No QQ plot: no null was run (the store has no '
                  "<code>interaction_p_value</code>).</p>")
 
     if "variant_pos" in ds and "variant_chrom" in ds:
         add_html("<h2>Variants</h2>")
-        add_plot(plot.variant_track(ds, "neglog10q" if has_q else "score", t), "variants")
+        add_plot(variant_track(ds, "neglog10q" if has_q else "score", t), "variants")
 
     add_html(f"<h2>Top {len(top_df)} interactions</h2><p class=\"note\">Largest |score| over "
              "all tests and tasks.</p>")
@@ -497,7 +397,7 @@ def write_report(
 
     _details(ds, top_df, max_maps, add_plot, add_html)
 
-    html_text = plot.standalone_html(
+    html_text = standalone_html(
         models, title=title, template=_TEMPLATE,
         template_variables={"sections": sections, "css": _CSS},
     )
@@ -525,10 +425,10 @@ def _details(ds: xr.Dataset, top_df: pd.DataFrame, max_maps: int, add_plot: Any,
                  f"{html.escape(str(task))}, score {_fmt(row['score'])}</h3>")
         k = len(seen)
         if _is_per_base(ds, seq):
-            add_plot(plot.per_base_map(ds, seq, task, selector=False), f"map_{k}")
+            add_plot(per_base_map(ds, seq, task, selector=False), f"map_{k}")
         else:
-            add_plot(plot.element_map(ds, seq, task), f"map_{k}")
-        add_plot(plot.delta_tracks(ds, seq, int(row["mutation"]), task,
+            add_plot(element_map(ds, seq, task), f"map_{k}")
+        add_plot(delta_tracks(ds, seq, int(row["mutation"]), task,
                                    window=_track_window(ds, row)), f"tracks_{k}")
         if len(seen) >= max_maps:
             break

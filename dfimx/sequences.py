@@ -4,6 +4,7 @@ Every builder returns an :class:`xarray.Dataset` with ``seq_id`` (seq) and a
 Dask-backed ``seq_onehot`` (seq, position, base) chunked over ``seq``.  FASTA
 files indexed by pyfaidx are read lazily, chunk by chunk, where the chunk is
 computed (on a Dask worker); the client only holds record names and lengths.
+FASTA files are opened and streamed by :mod:`dfimx.io.fasta`.
 
 Examples
 --------
@@ -16,9 +17,7 @@ Examples
 
 from __future__ import annotations
 
-import gzip
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +27,8 @@ import xarray as xr
 
 from dfimx.alphabet import BASE_LOOKUP, BASES, codes_to_onehot
 from dfimx.errors import InputError
-from dfimx.variables import string_array
+from dfimx.io.fasta import all_bytes_valid, is_plain_gzip, open_fasta, stream_fasta
+from dfimx.variables import create_variable, string_array
 
 DEFAULT_CHUNK_SIZE = 256
 
@@ -87,7 +87,8 @@ def _check_lengths(lengths: Sequence[int], names: Sequence[str], source: str) ->
         raise InputError(
             f"{source}: record {names[i]!r} has length {int(lengths[i])} but record "
             f"{names[0]!r} has length {int(lengths[0])}; sequences must have equal lengths "
-            "(pass length=... / --length to centre-crop or pad them)"
+            "(pass length=... to centre-crop or pad them)",
+            option="length",
         )
     return int(lengths[0])
 
@@ -101,22 +102,26 @@ def _check_ids(names: Sequence[str], source: str) -> None:
 
 
 def _dataset(onehot: da.Array, ids: Sequence[str], attrs: dict) -> xr.Dataset:
-    ds = xr.Dataset(
+    return xr.Dataset(
         {
-            "seq_id": ("seq", string_array(ids)),
-            "seq_onehot": (("seq", "position", "base"), onehot),
+            "seq_id": create_variable("seq_id", string_array(ids)),
+            "seq_onehot": create_variable("seq_onehot", onehot),
         },
         coords={"base": np.array(BASES, dtype=object)},
         attrs=attrs,
     )
-    ds["seq_onehot"].attrs["doc"] = "one-hot A C G T; N rows are all zero"
-    return ds
 
 
 def from_codes(
     codes: np.ndarray, ids: Sequence[str] | None = None, *, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> xr.Dataset:
-    """Dataset from an ``(N, L)`` array of base codes (-1 for N)."""
+    """Dataset from an ``(N, L)`` array of base codes (-1 for N).
+
+    Examples
+    --------
+    >>> from_codes(np.array([[0, 1, -1]]), ["x"]).seq_onehot.values.sum(-1).tolist()
+    [[1, 1, 0]]
+    """
     codes = np.asarray(codes)
     ids = [f"seq{i}" for i in range(len(codes))] if ids is None else [str(i) for i in ids]
     _check_ids(ids, "<array>")
@@ -181,109 +186,9 @@ def from_strings(
 
 # --------------------------------------------------------------------------- FASTA
 
-_FASTA_CACHE: dict[tuple[str, int, int], object] = {}
-_FASTA_LOCK = threading.Lock()
-
-
-def _open_fasta(path: str):
-    import pyfaidx
-
-    st = os.stat(path)
-    key = (path, st.st_mtime_ns, st.st_size)
-    with _FASTA_LOCK:
-        fa = _FASTA_CACHE.get(key)
-        if fa is None:
-            fa = pyfaidx.Fasta(
-                path, as_raw=True, sequence_always_upper=False, rebuild=True, build_index=True
-            )
-            _FASTA_CACHE[key] = fa
-        return fa
-
-
-def _is_plain_gzip(path: str) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return False
-    # BGZF blocks carry the 'BC' extra subfield; pyfaidx reads those directly.
-    return not (len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC")
-
-
-def _stream_fasta(path: str):
-    """Yield (name, sequence) from a (possibly gzipped) FASTA file, one record at a time."""
-    opener = gzip.open if path.endswith(".gz") else open
-    name, parts = None, []
-    with opener(path, "rt") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                if name is not None:
-                    yield name, "".join(parts)
-                name, parts = line[1:].split()[0] if line[1:].strip() else "", []
-                if not name:
-                    raise InputError(f"{path}: line {lineno}: FASTA header without a name")
-            else:
-                if name is None:
-                    raise InputError(f"{path}: line {lineno}: sequence before the first '>' header")
-                parts.append(line)
-    if name is not None:
-        yield name, "".join(parts)
-
-
-#: Bytes allowed on FASTA sequence lines (bases, IUPAC codes, line ends).
-_SEQUENCE_BYTES = np.zeros(256, bool)
-_SEQUENCE_BYTES[np.flatnonzero(BASE_LOOKUP != -2)] = True
-_SEQUENCE_BYTES[[ord("\n"), ord("\r")]] = True
-
-
-def _all_bytes_valid(path: str, block: int = 1 << 24) -> bool:
-    """Whether every sequence line of a FASTA file holds only valid bytes.
-
-    One streaming pass in blocks (bounded memory, vectorised); header lines are skipped.
-    False means some record needs the per-record check that names it.
-    """
-    opener = gzip.open if path.endswith((".gz", ".bgz")) else open
-    tail = b""
-    with opener(path, "rb") as fh:
-        while True:
-            chunk = fh.read(block)
-            data = tail + chunk
-            if not chunk:
-                cut = len(data)
-            else:
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:  # one very long line: keep reading
-                    tail = data
-                    continue
-            tail = data[cut:]
-            if cut and not _block_valid(np.frombuffer(data[:cut], np.uint8)):
-                return False
-            if not chunk:
-                return True
-
-
-def _block_valid(b: np.ndarray) -> bool:
-    """Complete lines ``b``: are all bytes outside header lines valid sequence bytes?"""
-    starts = np.concatenate([[0], np.flatnonzero(b[:-1] == 10) + 1])
-    heads = starts[b[starts] == ord(">")]
-    if heads.size:
-        newlines = np.flatnonzero(b == 10)
-        after = np.searchsorted(newlines, heads)  # each header's line end
-        ends = np.full(heads.shape, len(b))  # a header on an unterminated last line
-        has_end = after < len(newlines)
-        ends[has_end] = newlines[after[has_end]]
-        inside = np.zeros(len(b) + 2, np.int32)
-        inside[heads] += 1  # header starts and ends are distinct positions
-        inside[ends + 1] -= 1
-        mask = np.cumsum(inside[: len(b)]) > 0
-        return bool(_SEQUENCE_BYTES[b[~mask]].all())
-    return bool(_SEQUENCE_BYTES[b].all())
-
 
 def _read_fasta_block(names: np.ndarray, path: str, length: int, crop: bool) -> np.ndarray:
-    fa = _open_fasta(path)
+    fa = open_fasta(path)
     out = np.empty((len(names), length), dtype=np.int8)
     for i, name in enumerate(names):
         seq = str(fa[str(name)][:])
@@ -320,14 +225,19 @@ def from_fasta(
 
     Examples
     --------
-    >>> ds = from_fasta("seqs.fa", length=200)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from dfimx.io.fasta import write_fasta
+    >>> path = write_fasta(tempfile.mkdtemp() + "/s.fa", {"a": "ACGTAC", "b": "TTGCA"})
+    >>> ds = from_fasta(path, length=4)
+    >>> ds.seq_id.values.tolist(), ds.seq_onehot.shape
+    (['a', 'b'], (2, 4, 4))
     """
     path = str(path)
     if not Path(path).is_file():
         raise InputError(f"{path}: FASTA file not found")
-    if _is_plain_gzip(path):
+    if is_plain_gzip(path):
         names, seqs = [], []
-        for name, seq in _stream_fasta(path):
+        for name, seq in stream_fasta(path):
             names.append(name)
             seqs.append(seq)
         _check_ids(names, path)
@@ -342,11 +252,11 @@ def from_fasta(
         ds.attrs["source_fasta"] = path
         return ds
     try:
-        fa = _open_fasta(path)
+        fa = open_fasta(path)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - pyfaidx raises several types for bad files
-        raise InputError(f"{path}: cannot index FASTA file: {exc}") from exc
+        raise InputError(f"{path}: cannot index the FASTA file: {exc}") from exc
     names = list(fa.keys())
     if not names:
         raise InputError(f"{path}: no FASTA records")
@@ -356,7 +266,7 @@ def from_fasta(
         crop = False
     else:
         crop = True
-    if validate and not _all_bytes_valid(path):
+    if validate and not all_bytes_valid(path):
         for name in names:  # slow path: finds and names the record and position
             encode(str(fa[name][:]), source=path, record=name)
     names_arr = da.from_array(string_array(names), chunks=chunk_size)
@@ -370,14 +280,19 @@ def from_fasta(
         dtype=np.uint8,
         meta=np.empty((0, 0, 0), np.uint8),
     )
-    ds = _dataset(onehot, names, {"source_fasta": path})
-    return ds
+    return _dataset(onehot, names, {"source_fasta": path})
 
 
 def as_dataset(
     obj: object, *, length: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> xr.Dataset:
-    """Coerce a path, list of strings, one-hot array or dataset to a sequence dataset."""
+    """Coerce a path, list of strings, one-hot array or dataset to a sequence dataset.
+
+    Examples
+    --------
+    >>> as_dataset(["ACGT", "TTTT"]).sizes["seq"]
+    2
+    """
     if isinstance(obj, xr.Dataset):
         if "seq_onehot" not in obj:
             raise InputError("dataset has no 'seq_onehot' variable")

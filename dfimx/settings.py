@@ -24,6 +24,7 @@ from dfimx.attribution import METHODS, REFERENCES
 from dfimx.dfim.maps import REDUCTIONS
 from dfimx.errors import InputError
 from dfimx.mutants import MUTATION_MODES
+from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS
 
 #: Null distributions: dinucleotide- or mononucleotide-shuffled sequences, or none.
 NULL_KINDS = ("dinuc", "shuffle", "none")
@@ -31,10 +32,6 @@ NULL_KINDS = ("dinuc", "shuffle", "none")
 #: motif pair most robustly across trained models (see the README), DeepSHAP averages
 #: over dinucleotide shuffles by definition.
 DEFAULT_REFERENCES = {"deeplift": "gc", "deepshap": "dinuc"}
-#: How a score is compared with its null.
-PVALUE_KINDS = ("empirical", "gaussian")
-#: Pools of null scores a p-value is computed against.
-NULL_LEVELS = ("global", "task", "map", "distance")
 
 
 @dataclass(frozen=True)

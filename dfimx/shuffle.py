@@ -36,12 +36,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dfimx.seeding import sequence_rng
 from dfimx.errors import InputError
+from dfimx.seeding import sequence_rng
 
 __all__ = ["dinucleotide_shuffle", "mononucleotide_shuffle"]
 
-_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 # Bound on the number of (sequence x draw x position) cells handled in one vectorised block.
 _BLOCK_CELLS = 1 << 22
 

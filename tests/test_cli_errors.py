@@ -72,7 +72,7 @@ def test_model_errors(oracle_files, tmp_path, capsys, base):
 
 def test_incomplete_store_is_refused_by_export(oracle_files, tmp_path, capsys):
     import dfimx
-    from dfimx.pipeline import compute_dfim
+    from dfimx.dfim import compute_dfim
     from dfimx.store import write_store
 
     ds = dfimx.plan_elements(dfimx.from_fasta(oracle_files["fasta"], chunk_size=2),

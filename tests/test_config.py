@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from dfimx.cli import main
-from dfimx.export import to_dataframe
 from dfimx.store import open_result
+from dfimx.tables import to_dataframe
 
 
 def _flags(files, out):

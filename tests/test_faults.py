@@ -17,9 +17,9 @@ import pytest
 
 import dfimx
 from dfimx import simulate
-from dfimx.export import to_dataframe
-from dfimx.pipeline import compute_dfim
+from dfimx.dfim import compute_dfim
 from dfimx.store import is_complete, open_result, region_status, write_store
+from dfimx.tables import to_dataframe
 
 N_SEQ, CHUNK = 48, 2
 N_REGIONS = N_SEQ // CHUNK

@@ -41,6 +41,12 @@ def _resolve(name: str, current: str, level: int) -> str:
     return ".".join(base + ([name] if name else []))
 
 
+def _with_comment(lines: list[str], lineno: int) -> str:
+    """The import line, with the comment line just above it when there is one."""
+    above = lines[lineno - 2].strip() if lineno > 1 else ""
+    return (above + " " if above.startswith("#") else "") + lines[lineno - 1]
+
+
 def _imports(name: str) -> list[tuple[str, str, int, bool, str]]:
     """``(imported module, imported name or '', line, inside a function, source line)``."""
     path = MODULES[name]
@@ -56,7 +62,7 @@ def _imports(name: str) -> list[tuple[str, str, int, bool, str]]:
                 for alias in child.names:
                     if alias.name.split(".")[0] == "dfimx":
                         out.append((alias.name, "", child.lineno, in_function,
-                                    lines[child.lineno - 1]))
+                                    _with_comment(lines, child.lineno)))
             elif isinstance(child, ast.ImportFrom):
                 module = _resolve(child.module or "", name, child.level)
                 if module.split(".")[0] != "dfimx":
@@ -64,10 +70,11 @@ def _imports(name: str) -> list[tuple[str, str, int, bool, str]]:
                 for alias in child.names:
                     sub = f"{module}.{alias.name}"
                     if sub in MODULES:
-                        out.append((sub, "", child.lineno, in_function, lines[child.lineno - 1]))
+                        out.append((sub, "", child.lineno, in_function,
+                                    _with_comment(lines, child.lineno)))
                     else:
                         out.append((module, alias.name, child.lineno, in_function,
-                                    lines[child.lineno - 1]))
+                                    _with_comment(lines, child.lineno)))
             visit(child, inner)
 
     visit(tree, False)
@@ -142,7 +149,8 @@ def test_no_private_names_across_modules():
 
 def test_function_level_imports_say_why():
     """A function-level import of a dfimx module is allowed where it keeps a heavy library
-    (TensorFlow, plotting) out of code paths that do not need it; its line says so."""
+    (TensorFlow, plotting) out of code paths that do not need it; a comment on its line, or
+    just above it, says so."""
     offenders = [f"{name}:{line}: {src.strip()}"
                  for name in MODULES
                  for _, _, line, inside, src in _imports(name)

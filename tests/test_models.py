@@ -5,11 +5,21 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import random_onehot, small_cnn
 
 from dfimx.cli import main
 from dfimx.errors import InputError
-from dfimx.models import ModelSpec, build_scorer, load_keras_model
+from dfimx.models import (
+    MIN_MODEL_BATCH,
+    ModelSpec,
+    activation_name,
+    batches,
+    build_scorer,
+    load_keras_model,
+    model_spec_for,
+    pad_rows,
+    predict_batched,
+)
+from dfimx.testing import random_onehot, small_cnn
 
 X = random_onehot(5, 40, seed=1).astype(np.float32)
 
@@ -44,8 +54,9 @@ def test_h5_and_savedmodel_load(tmp_path):
     model.export(tmp_path / "saved", verbose=False)
     sm = ModelSpec.from_path(tmp_path / "saved", output_layer="output").load()
     np.testing.assert_allclose(sm.network(X).numpy(), model(X).numpy(), rtol=1e-5)
-    with pytest.raises(InputError, match="SavedModel is an opaque graph"):
+    with pytest.raises(InputError, match="SavedModel is an opaque graph") as exc:
         ModelSpec.from_path(tmp_path / "saved").load()
+    assert exc.value.option == "output_layer"
 
 
 def test_safe_mode_refuses_lambda_layers(tmp_path):
@@ -77,3 +88,43 @@ def test_input_shape_mismatch_is_one_clear_error(oracle_files, tmp_path, capsys)
     assert len(err) == 1
     assert "sequences have length 40 but the model expects length 30" in err[0]
     assert not out.exists()
+
+
+def test_activation_name_knows_only_keras_builtins():
+    assert activation_name(keras.activations.sigmoid) == "sigmoid"
+    assert activation_name(keras.layers.Conv1D(2, 3).activation) == "linear"
+    assert activation_name(None) == "linear"
+
+    def relu(v):  # a user function that merely shares a built-in's name
+        return v
+
+    assert activation_name(relu) is None
+
+
+def test_model_spec_for_paths_models_and_specs(tmp_path):
+    model = small_cnn()
+    spec = model_spec_for(model, tasks=["head"], output_layer="output")
+    assert spec.tasks == ("head",) and spec.output_layer == "output"
+    np.testing.assert_allclose(spec.load().network(X).numpy(), model(X).numpy(), rtol=1e-5)
+    assert model_spec_for(spec) is spec
+    model.save(tmp_path / "m.keras")
+    assert model_spec_for(tmp_path / "m.keras").path == str((tmp_path / "m.keras").resolve())
+
+
+def test_predict_batched_pads_small_batches_and_compiles_once():
+    scorer = build_scorer(small_cnn(n_out=2))
+    full = scorer.network(X).numpy()
+    for batch_size in (1, 2, 256):
+        np.testing.assert_allclose(predict_batched(scorer, X, batch_size=batch_size), full,
+                                   rtol=1e-5, atol=1e-6)
+    assert list(scorer._functions) == [("predict",)]  # noqa: SLF001 - one compiled function
+    assert pad_rows(np.ones((3, 2)), 256).shape == (MIN_MODEL_BATCH, 2)
+    assert [s.stop - s.start for s in batches(5, 2)] == [2, 2, 1]
+
+
+def test_length_mismatch_names_the_setting():
+    scorer = build_scorer(small_cnn(length=30))
+    with pytest.raises(InputError, match="sequences have length 40 but the model expects "
+                                         "length 30") as exc:
+        scorer.check_input(40)
+    assert exc.value.option == "length"

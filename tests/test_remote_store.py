@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 import dfimx
+from dfimx.dfim import compute_dfim
 from dfimx.errors import InputError
-from dfimx.export import to_dataframe
-from dfimx.pipeline import compute_dfim
 from dfimx.store import is_complete, open_result, region_status, write_store
+from dfimx.tables import to_dataframe
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -121,7 +121,7 @@ def test_resume_a_remote_store(oracle_files, s3, tmp_path):
 
 
 def test_run_dfim_to_s3_with_the_environment_endpoint(oracle_files, s3, tmp_path):
-    from dfimx.api import run_dfim
+    from dfimx.run import run_dfim
 
     url = f"s3://{BUCKET}/api.zarr"
     args = dict(elements=oracle_files["elements"], chunk_size=2, null_draws=2, progress=False)

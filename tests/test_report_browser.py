@@ -9,11 +9,7 @@ from pathlib import Path
 import pytest
 
 from dfimx import plot, report
-
-try:
-    from test_plot import external_refs, synthetic_dataset, write_store
-except ImportError:  # tests collected as a package
-    from tests.test_plot import external_refs, synthetic_dataset, write_store
+from dfimx.testing import example_result, external_refs, write_example_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -21,7 +17,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def run_store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("report") / "run.zarr"
-    write_store(synthetic_dataset(400, variants=True), path, chunk=100)
+    write_example_store(example_result(400, variants=True), path, chunk=100)
     return path
 
 
@@ -43,9 +39,7 @@ def test_report_is_self_contained(report_html):
 
 
 def test_report_without_null(run_store, tmp_path):
-    import xarray as xr
-
-    ds = xr.open_zarr(run_store, consolidated=False).drop_vars(
+    ds = plot.open_dataset(run_store).drop_vars(
         ["interaction_p_value", "interaction_q_value", "null_interaction_score"])
     out = report.write_report(ds, tmp_path / "nonull.html", max_maps=1)
     text = out.read_text()
@@ -55,8 +49,8 @@ def test_report_without_null(run_store, tmp_path):
 
 
 def test_report_of_per_base_scan(tmp_path):
-    ds = synthetic_dataset(30, per_base=True, n_tasks=1, keep_delta=False)
-    store = write_store(ds, tmp_path / "scan.zarr", chunk=10)
+    ds = example_result(30, per_base=True, n_tasks=1, keep_delta=False)
+    store = write_example_store(ds, tmp_path / "scan.zarr", chunk=10)
     out = report.write_report(store, tmp_path / "scan.html", max_maps=1)
     assert "per-base map" in out.read_text()
 

@@ -7,9 +7,9 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from dfimx import simulate
-from dfimx.api import run_dfim
-from dfimx.export import to_dataframe
+from dfimx.run import run_dfim
 from dfimx.store import open_result
+from dfimx.tables import to_dataframe
 
 
 def _auroc(pos, neg):

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import onehot_strings, random_onehot
 from scipy.stats import kstest
 
 from dfimx import simulate
-from dfimx.api import run_dfim
-from dfimx.export import to_dataframe
+from dfimx.alphabet import onehot_to_strings
+from dfimx.run import run_dfim
 from dfimx.sequences import from_strings
 from dfimx.store import open_result
+from dfimx.tables import to_dataframe
+from dfimx.testing import random_onehot
 
 
 def _random_elements(ids, length, rng, n_el=4, width=8):
@@ -58,7 +59,7 @@ def calibration_run(tmp_path_factory):
     x = random_onehot(150, 120, seed=11)
     ids = [f"r{i}" for i in range(len(x))]
     elements = _random_elements(ids, 120, np.random.default_rng(2))
-    store = run_dfim(model, from_strings(onehot_strings(x), ids=ids, chunk_size=50),
+    store = run_dfim(model, from_strings(onehot_to_strings(x), ids=ids, chunk_size=50),
                      elements=elements, progress=False, output=str(d / "calib.zarr"),
                      null_draws=8)
     return to_dataframe(open_result(store)), x, ids, elements, model
@@ -76,7 +77,7 @@ def test_random_cnn_on_iid_sequences_is_calibrated(calibration_run):
 
 def test_p_and_q_values_do_not_depend_on_chunks_or_workers(calibration_run, tmp_path):
     df, x, ids, elements, model = calibration_run
-    store = run_dfim(model, from_strings(onehot_strings(x), ids=ids, chunk_size=37),
+    store = run_dfim(model, from_strings(onehot_to_strings(x), ids=ids, chunk_size=37),
                      elements=elements, progress=False, output=str(tmp_path / "c2.zarr"),
                      null_draws=8)
     other = to_dataframe(open_result(store))
@@ -90,7 +91,7 @@ def test_export_writes_the_pair_summary_beside_the_table(calibration_run, tmp_pa
     from dfimx.stats import pair_summary
 
     df, x, ids, elements, model = calibration_run
-    store = run_dfim(model, from_strings(onehot_strings(x[:40]), ids=ids[:40]),
+    store = run_dfim(model, from_strings(onehot_to_strings(x[:40]), ids=ids[:40]),
                      elements=elements[elements.seq.isin(ids[:40])], progress=False,
                      output=str(tmp_path / "s.zarr"), null_draws=4)
     assert main(["export", store, "-o", str(tmp_path / "t.tsv")]) == 0

@@ -13,10 +13,10 @@ import pytest
 import zarr
 
 import dfimx
+from dfimx.dfim import compute_dfim
 from dfimx.errors import InputError
-from dfimx.export import to_dataframe
-from dfimx.pipeline import compute_dfim
 from dfimx.store import is_complete, open_result, region_status, write_store
+from dfimx.tables import to_dataframe
 
 NAMES = ("prediction", "mutant_prediction", "interaction_profile", "interaction_score",
          "null_interaction_score")

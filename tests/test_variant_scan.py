@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from dfimx.cli import main
-from dfimx.export import to_dataframe
-from dfimx.genome_sim import simulate_variant_genome
+from dfimx.simulate import simulate_variant_genome
 from dfimx.store import is_complete, open_result
+from dfimx.tables import to_dataframe
 from dfimx.variant_scan import scan_variants
 
 WINDOW = 200  # the input length of the conftest ``demo_model``
@@ -143,7 +143,7 @@ def _vcf_lines(path):
 
 
 def _genome_base(sim, chrom, pos):
-    from dfimx.variants import open_genome
+    from dfimx.io.fasta import open_fasta as open_genome
 
     return open_genome(sim.genome)[chrom][pos - 1 : pos]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the table and the pair summary; returns the exit status."""
-    from dfimx.export import export_table, write_pair_summary  # loads only for this command
+    from dfimx.tables import export_table, write_pair_summary  # loads only for this command
 
     rows = export_table(args.store, args.output)
     print(f"wrote {rows} rows to {args.output}")

@@ -33,6 +33,7 @@ import numpy as np
 
 from dfimx.alphabet import DEFAULT_GC, gc_background
 from dfimx.errors import InputError
+from dfimx.models import Scorer, build_scorer, predict_batched
 
 #: Element replacements of the exact check (the deterministic mutation modes).
 REPLACEMENTS = ("zeros", "gc")
@@ -124,9 +125,6 @@ def double_mutant_epistasis(
     >>> double_mutant_epistasis(scorer, X, [[0, 0]], [[1, 2]], [[1]], [[2]]).shape
     (1, 2, 1, 1)
     """
-    from dfimx.attribution import predict_batched
-    from dfimx.models import Scorer, build_scorer
-
     if not isinstance(scorer, Scorer):
         scorer = build_scorer(scorer)
     X = np.asarray(X, np.float32)

@@ -26,7 +26,7 @@ import xarray as xr
 
 from dfimx import variables
 from dfimx.dfim.kernel import dfim_block
-from dfimx.models import ModelSpec, model_spec_for
+from dfimx.models import model_spec_for
 from dfimx.plans import SYMMETRIC_PLANS
 from dfimx.settings import Settings
 

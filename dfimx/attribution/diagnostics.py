@@ -1,0 +1,122 @@
+"""Summation-to-delta checks of reference-based attributions and the last call's record.
+
+DeepLIFT and DeepSHAP contributions sum to ``f(x) - f(ref)``; integrated gradients do up
+to the error of their Riemann sum.  Each such call records its largest violation here
+(:func:`last_diagnostics`), and warns in debug mode (``debug=True`` or the environment
+variable ``DFIMX_DEBUG``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from typing import Any
+
+import numpy as np
+
+#: Relative summation-to-delta violation above which debug mode warns.
+DEBUG_TOLERANCE = 1e-3
+
+_DIAG_LOCK = threading.Lock()
+_LAST_DIAG: dict[str, Any] = {}
+
+
+def debug_enabled(debug: bool | None) -> bool:
+    """``debug`` when given, else whether ``DFIMX_DEBUG`` is set to a true value.
+
+    Examples
+    --------
+    >>> debug_enabled(True), debug_enabled(False)
+    (True, False)
+    """
+    if debug is not None:
+        return bool(debug)
+    return os.environ.get("DFIMX_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def summation_delta_violation(
+    contributions: np.ndarray, f_x: np.ndarray, f_ref: np.ndarray
+) -> tuple[float, float]:
+    """Largest absolute and relative violation of summation-to-delta.
+
+    ``contributions`` is ``(B, L, 4, T)`` (per input/reference pair), ``f_x`` and ``f_ref``
+    are ``(B, T)``.  The relative violation divides ``|sum(c) - (f(x) - f(r))|`` by
+    ``max(|f(x) - f(r)|, sum(|c|))``, the scale of float rounding in the sum.
+
+    Examples
+    --------
+    >>> c = np.ones((1, 2, 4, 1), np.float32)
+    >>> summation_delta_violation(c, np.array([[9.0]]), np.array([[1.0]]))
+    (0.0, 0.0)
+    """
+    c = np.asarray(contributions, np.float64)
+    return violation_from_sums(c.sum(axis=(1, 2)), np.abs(c).sum(axis=(1, 2)), f_x, f_ref)
+
+
+def violation_from_sums(
+    total: np.ndarray, abs_total: np.ndarray, f_x: np.ndarray, f_ref: np.ndarray
+) -> tuple[float, float]:
+    """:func:`summation_delta_violation` from the per-row sums of ``c`` and ``|c|``.
+
+    Examples
+    --------
+    >>> violation_from_sums(np.array([[7.0]]), np.array([[8.0]]), np.array([[9.0]]),
+    ...                     np.array([[1.0]]))
+    (1.0, 0.125)
+    """
+    delta = np.asarray(f_x, np.float64) - np.asarray(f_ref, np.float64)
+    err = np.abs(np.asarray(total, np.float64) - delta)
+    rel = err / np.maximum(np.maximum(np.abs(delta), abs_total), 1e-12)
+    return float(err.max(initial=0.0)), float(rel.max(initial=0.0))
+
+
+def record(method: str, abs_err: float, rel_err: float, n: int, debug: bool) -> None:
+    """Keep the violations of the last call; in ``debug`` mode warn above the tolerance."""
+    with _DIAG_LOCK:
+        _LAST_DIAG.clear()
+        _LAST_DIAG.update(
+            method=method, max_abs_violation=abs_err, max_rel_violation=rel_err, n_pairs=n
+        )
+    if debug and rel_err > DEBUG_TOLERANCE:
+        warnings.warn(
+            f"{method}: summation-to-delta violated by {rel_err:.3g} (relative), "
+            f"{abs_err:.3g} (absolute)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def last_summation_delta_violation() -> float | None:
+    """Largest relative summation-to-delta violation of the last reference-based call.
+
+    Set by ``deeplift``, ``deepshap`` and ``integrated_gradients`` (for IG it measures
+    the completeness error of the Riemann sum); None before any such call.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from dfimx.attribution import attribute
+    >>> inp = keras.Input((6, 4))
+    >>> h = keras.layers.Conv1D(3, 3, activation="relu")(inp)
+    >>> out = keras.layers.Dense(1)(keras.layers.Flatten()(h))
+    >>> X = np.eye(4, dtype="float32")[np.random.default_rng(1).integers(0, 4, (2, 6))]
+    >>> _ = attribute(keras.Model(inp, out), X, method="deeplift")
+    >>> last_summation_delta_violation() < 1e-4
+    True
+    """
+    with _DIAG_LOCK:
+        return _LAST_DIAG.get("max_rel_violation")
+
+
+def last_diagnostics() -> dict[str, Any]:
+    """Diagnostics of the last reference-based call (method, violations, pair count).
+
+    Examples
+    --------
+    >>> record("deeplift", 0.0, 0.0, 3, debug=False)
+    >>> last_diagnostics()["n_pairs"]
+    3
+    """
+    with _DIAG_LOCK:
+        return dict(_LAST_DIAG)

@@ -1,0 +1,53 @@
+"""Input files: FASTA (:mod:`dfimx.io.fasta`), VCF (:mod:`dfimx.io.vcf`) and MEME motif
+files (:mod:`dfimx.io.meme`), one reader and one writer each.
+
+Examples
+--------
+>>> from dfimx.io import read_meme, default_motifs_path
+>>> list(read_meme(default_motifs_path()))[0]
+'GATA_like'
+"""
+
+from __future__ import annotations
+
+from dfimx.io.fasta import (
+    DEFAULT_LINE_WIDTH,
+    all_bytes_valid,
+    contig_lengths,
+    gather_codes,
+    is_plain_gzip,
+    missing_contig_error,
+    open_fasta,
+    span_codes,
+    stream_fasta,
+    write_fasta,
+)
+from dfimx.io.meme import (
+    ROW_SUM_TOLERANCE,
+    default_motifs_path,
+    load_motifs,
+    read_meme,
+    write_meme,
+)
+from dfimx.io.vcf import TABLE_COLUMNS, VariantReadReport, read_variant_table
+
+__all__ = [
+    "DEFAULT_LINE_WIDTH",
+    "ROW_SUM_TOLERANCE",
+    "TABLE_COLUMNS",
+    "VariantReadReport",
+    "all_bytes_valid",
+    "contig_lengths",
+    "default_motifs_path",
+    "gather_codes",
+    "is_plain_gzip",
+    "load_motifs",
+    "missing_contig_error",
+    "open_fasta",
+    "read_meme",
+    "read_variant_table",
+    "span_codes",
+    "stream_fasta",
+    "write_fasta",
+    "write_meme",
+]

@@ -1,0 +1,268 @@
+"""Sequence logos of importance and Δ, with the source and targets marked.
+
+:func:`delta_tracks` draws the importance of the original and of the mutant and their
+difference Δ as sequence logos (letters scaled to the values) on linked x axes.
+
+Examples
+--------
+>>> from dfimx.testing import example_result
+>>> len(delta_tracks(example_result(n_seq=2), 0, 0))
+3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import holoviews as hv
+import numpy as np
+
+from dfimx.alphabet import BASES
+from dfimx.plot.select import (
+    DatasetLike,
+    element_label,
+    load,
+    mutation_index,
+    open_dataset,
+    seq_index,
+    task_index,
+    task_name,
+)
+
+__all__ = ["BASE_COLORS", "SOURCE_COLOR", "TARGET_COLOR", "delta_tracks"]
+
+BASE_COLORS: dict[str, str] = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
+SOURCE_COLOR = "#ff7f0e"
+TARGET_COLOR = "#7f7f7f"
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int) -> np.ndarray:
+    ang = np.deg2rad(np.linspace(a0, a1, n))
+    return np.column_stack([cx + rx * np.cos(ang), cy + ry * np.sin(ang)])
+
+
+def _letter_shapes() -> dict[str, tuple[np.ndarray, list[np.ndarray]]]:
+    """Outlines of A, C, G, T in the unit square: (outer ring, holes)."""
+    a_outer = np.array(
+        [[0, 0], [0.4, 1], [0.6, 1], [1, 0], [0.8, 0], [0.69, 0.28], [0.31, 0.28], [0.2, 0]]
+    )
+    a_hole = np.array([[0.37, 0.43], [0.63, 0.43], [0.5, 0.78]])
+    c_ring = np.vstack(
+        [_arc(0.5, 0.5, 0.5, 0.5, 40, 320, 24), _arc(0.5, 0.5, 0.3, 0.32, 320, 40, 24)]
+    )
+    g_ring = np.vstack(
+        [
+            _arc(0.5, 0.5, 0.5, 0.5, 40, 360, 26),
+            [[1.0, 0.5], [0.55, 0.5], [0.55, 0.36], [0.8, 0.36]],
+            _arc(0.5, 0.5, 0.3, 0.32, 330, 40, 22),
+        ]
+    )
+    t_outer = np.array(
+        [[0, 1], [1, 1], [1, 0.83], [0.59, 0.83], [0.59, 0], [0.41, 0], [0.41, 0.83], [0, 0.83]]
+    )
+    shapes = {"A": (a_outer, [a_hole]), "C": (c_ring, []), "G": (g_ring, []),
+              "T": (t_outer, [])}
+    out = {}
+    for letter, (outer, holes) in shapes.items():
+        lo, hi = outer.min(axis=0), outer.max(axis=0)
+        out[letter] = ((outer - lo) / (hi - lo), [(h - lo) / (hi - lo) for h in holes])
+    return out
+
+
+_SHAPES = _letter_shapes()
+
+
+def _logo(
+    values: np.ndarray,
+    start: int,
+    ylabel: str,
+    label: str = "",
+    width: float = 0.9,
+) -> hv.Polygons:
+    """Sequence logo of ``values`` (position, base): letters scaled to the values.
+
+    Positive values stack upwards (largest on top), negative ones downwards (letters
+    upside down). Position ``p`` occupies ``[p, p + 1)`` on the x axis.
+    """
+    values = np.nan_to_num(np.asarray(values, dtype=float))
+    pad = (1 - width) / 2
+    parts: dict[str, tuple[list, list, list]] = {b: ([], [], []) for b in BASES}
+    for i, row in enumerate(values):
+        x0 = start + i + pad
+        for sign in (1, -1):
+            order = np.argsort(sign * row)
+            base_y = 0.0
+            for b in order:
+                v = row[b]
+                if v * sign <= 0:
+                    continue
+                letter = BASES[b]
+                outer, holes = _SHAPES[letter]
+                xs, ys, hs = parts[letter]
+                xs.append(x0 + width * outer[:, 0])
+                ys.append(base_y + v * outer[:, 1])
+                hs.append([np.column_stack([x0 + width * h[:, 0], base_y + v * h[:, 1]])
+                           for h in holes])
+                base_y += v
+    geoms = []
+    for letter, (xs, ys, hs) in parts.items():
+        if not xs:
+            continue
+        sep = [np.array([np.nan])] * len(xs)
+        x = np.concatenate([a for pair in zip(xs, sep, strict=True) for a in pair][:-1])
+        y = np.concatenate([a for pair in zip(ys, sep, strict=True) for a in pair][:-1])
+        geoms.append({"position": x, ylabel: y, "holes": hs, "base": letter})
+    poly = hv.Polygons(geoms, kdims=["position", ylabel], vdims=["base"], label=label)
+    return poly.opts(
+        color="base", cmap=BASE_COLORS, line_width=0, show_legend=False, backend="bokeh"
+    )
+
+
+def _track_decor(
+    track: hv.Element,
+    ydim: str,
+    source: tuple[int, int],
+    targets: Sequence[tuple[int, int, str]],
+) -> hv.Overlay:
+    dims = ["position", ydim]
+    spans = hv.VSpans([(s, e) for s, e, _ in targets], kdims=dims).opts(
+        color=TARGET_COLOR, alpha=0.15, line_alpha=0, backend="bokeh")
+    src = hv.VSpan(*source, kdims=dims).opts(color=SOURCE_COLOR, alpha=0.25, line_alpha=0,
+                                             backend="bokeh")
+    zero = hv.HLine(0, kdims=dims).opts(color="black", line_width=0.5, backend="bokeh")
+    return hv.Overlay([spans, src, zero, track])
+
+
+def delta_tracks(
+    ds: DatasetLike,
+    seq: int | str,
+    mutation: int | str,
+    task: int | str = 0,
+    *,
+    window: tuple[int, int] | None = None,
+    width: int = 900,
+    height: int = 160,
+) -> hv.Layout:
+    """Importance of the original and the mutant as sequence logos, with Δ below.
+
+    The source is highlighted in orange and the target elements in grey; the x axes
+    are linked. The original importance is ``seq_importance``; the mutant's is
+    ``seq_importance - delta``. Tracks whose variables are not stored are replaced by
+    the ``interaction_profile`` (Δ summed over bases) with a note in the title.
+
+    Parameters
+    ----------
+    ds
+        dfimx dataset or store path.
+    seq
+        Sequence index or ``seq_id``.
+    mutation
+        Source index within the sequence, or source name (first match).
+    task
+        Task index or name.
+    window
+        ``(start, end)`` positions to show (default: the whole sequence).
+    width, height
+        Size of each track in pixels.
+
+    Returns
+    -------
+    holoviews.Layout
+        One column of tracks.
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> ds = example_result(n_seq=3)
+    >>> layout = delta_tracks(ds, 0, 0)
+    >>> len(layout)
+    3
+    """
+    ds = open_dataset(ds)
+    i = seq_index(ds, seq)
+    t = task_index(ds, task)
+    meta = load(
+        ds,
+        ["seq_id", "mutation_start", "mutation_end", "mutation_name", "mutation_alt",
+         "mutation_mask", "response_start", "response_end", "response_name", "response_mask",
+         "prediction", "mutant_prediction"],
+        seq=i,
+    )
+    m = mutation_index(meta, mutation)
+    n_pos = ds.sizes["position"]
+    lo, hi = (0, n_pos) if window is None else (max(0, window[0]), min(n_pos, window[1]))
+    pos = slice(lo, hi)
+    data = load(
+        ds,
+        ["seq_onehot", "seq_importance", "delta", "interaction_profile"],
+        seq=i, mutation=m, task=t, position=pos,
+    )
+    source = (int(meta["mutation_start"].values[m]), int(meta["mutation_end"].values[m]))
+    alt = int(meta["mutation_alt"].values[m]) if "mutation_alt" in meta else -1
+    name = str(meta["mutation_name"].values[m])
+    rmask = np.asarray(meta["response_mask"].values, dtype=bool)
+    targets = [
+        (int(s), int(e), str(n))
+        for s, e, n, ok in zip(
+            meta["response_start"].values, meta["response_end"].values,
+            meta["response_name"].values, rmask, strict=True,
+        )
+        if ok
+    ]
+    title = (
+        f"{meta['seq_id'].item()}: source {element_label(name, *source, alt)}, "
+        f"task {task_name(ds, t)}"
+    )
+    if "prediction" in meta and "mutant_prediction" in meta:
+        pred = float(meta["prediction"].values[t])
+        mpred = float(meta["mutant_prediction"].values[m, t])
+        title += f" (prediction {pred:.3g} \u2192 {mpred:.3g})"
+    common = dict(width=width, height=height, tools=["xwheel_zoom"],
+                  active_tools=["xwheel_zoom"], xlim=(lo, hi), backend="bokeh")
+    tracks: list[tuple[hv.Element, str, str]] = []
+    has_imp = "seq_importance" in data
+    has_delta = "delta" in data
+    if has_imp:
+        orig = np.asarray(data["seq_importance"].values, dtype=float)
+        tracks.append((_logo(orig, lo, "importance"), "importance", "original"))
+        if has_delta:
+            mutant = orig - np.asarray(data["delta"].values, dtype=float)
+            tracks.append((_logo(mutant, lo, "mutant importance"), "mutant importance",
+                           "mutant (original \u2212 \u0394)"))
+    if has_delta:
+        tracks.append((_logo(np.asarray(data["delta"].values), lo, "delta"), "delta",
+                       "\u0394 = importance(original) \u2212 importance(mutant)"))
+    if not (has_imp and has_delta):
+        missing = [v for v, ok in (("seq_importance", has_imp), ("delta", has_delta)) if not ok]
+        note = (f"{' and '.join(missing)} not stored: interaction profile "
+                "(\u0394 summed over bases) shown instead")
+        prof = np.asarray(data["interaction_profile"].values, dtype=float)
+        area = hv.Area((np.arange(lo, hi) + 0.5, np.nan_to_num(prof)), "position",
+                       "interaction profile").opts(
+            color="#444444", alpha=0.8, line_width=1, tools=["hover"], backend="bokeh")
+        tracks.append((area, "interaction profile", note))
+    overlays = []
+    for k, (track, ydim, subtitle) in enumerate(tracks):
+        ov = _track_decor(track, ydim, source, targets)
+        if k == 0:
+            ytop = _track_top(track)
+            named = [(s, e, n) for s, e, n in targets if e - s > 1]
+            named = named if len(named) <= 20 else []
+            labels = hv.Labels(
+                [((s + e) / 2, ytop, n) for s, e, n in named]
+                + [((source[0] + source[1]) / 2, ytop, name)],
+                ["position", ydim], "name",
+            ).opts(text_font_size="9pt", text_baseline="top", text_color="black",
+                   backend="bokeh")
+            ov = ov * labels
+            subtitle = f"{title}\n{subtitle}"
+        overlays.append(ov.opts(title=subtitle, xlabel="position", ylabel=ydim, **common))
+    return hv.Layout(overlays).cols(1).opts(shared_axes=True, backend="bokeh")
+
+
+def _track_top(track: hv.Element) -> float:
+    vals = track.dimension_values(1)
+    vals = vals[np.isfinite(vals)]
+    top = float(vals.max()) if vals.size else 0.0
+    return top if top > 0 else 1.0
+

@@ -1,0 +1,268 @@
+"""Selections on a (lazy) dfimx result: open it, find a sequence, task or source, load.
+
+Every plot selects what it shows on the lazy dataset first (:func:`load` selects, then
+computes only the listed variables), so plotting one sequence of a large store reads only
+the chunk that holds it.
+
+Examples
+--------
+>>> from dfimx.testing import example_result
+>>> ds = example_result(n_seq=3)
+>>> seq_index(ds, "chr1:1000-1120"), task_index(ds, "task1"), task_name(ds, 0)
+(1, 1, 'task0')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from dfimx.alphabet import BASES
+from dfimx.store import open_result
+from dfimx.variables import as_str
+
+__all__ = [
+    "SIGNIFICANCE",
+    "DatasetLike",
+    "element_label",
+    "load",
+    "mutation_index",
+    "neglog10",
+    "open_dataset",
+    "seq_index",
+    "spread_indices",
+    "symmetric_clim",
+    "task_index",
+    "task_name",
+    "real_tests",
+]
+
+#: q-value threshold of the significance marks and counts.
+SIGNIFICANCE = 0.05
+
+DatasetLike = xr.Dataset | str | os.PathLike
+
+
+def open_dataset(ds: DatasetLike) -> xr.Dataset:
+    """Return ``ds`` itself, or the dataset of the Zarr store at that path (lazily).
+
+    Parameters
+    ----------
+    ds
+        A dfimx dataset, or the path or URL of a dfimx Zarr store.
+
+    Returns
+    -------
+    xarray.Dataset
+        The dataset; a store is opened with :func:`dfimx.store.open_result`
+        (dask-backed; a store whose run has not finished opens too).
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> ds = example_result(n_seq=2)
+    >>> open_dataset(ds) is ds
+    True
+    """
+    if isinstance(ds, xr.Dataset):
+        return ds
+    return open_result(os.fspath(ds), allow_incomplete=True)
+
+
+def seq_index(ds: xr.Dataset, seq: int | str) -> int:
+    """Index of a sequence given by index, ``seq_id`` or ``variant_id`` (first match).
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> seq_index(example_result(n_seq=3, variants=True), "rs102")
+    2
+    """
+    if isinstance(seq, (int, np.integer)):
+        n = ds.sizes["seq"]
+        if not -n <= int(seq) < n:
+            raise IndexError(f"sequence index {seq} is out of range for {n} sequences")
+        return int(seq) % n
+    names = as_str(np.asarray(ds["seq_id"].values))
+    hits = np.flatnonzero(names == str(seq))
+    if hits.size == 0 and "variant_id" in ds:
+        hits = np.flatnonzero(as_str(np.asarray(ds["variant_id"].values)) == str(seq))
+    if hits.size == 0:
+        raise KeyError(f"no sequence named {seq!r} in the dataset")
+    return int(hits[0])
+
+
+def task_index(ds: xr.Dataset, task: int | str) -> int:
+    """Index of a task given by index or by its ``task`` coordinate label.
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> task_index(example_result(n_seq=1), -1)
+    1
+    """
+    n = ds.sizes.get("task", 1)
+    if isinstance(task, (int, np.integer)):
+        if not -n <= int(task) < n:
+            raise IndexError(f"task index {task} is out of range for {n} tasks")
+        return int(task) % n
+    if "task" in ds.coords:
+        names = [str(t) for t in ds["task"].values]
+        if str(task) in names:
+            return names.index(str(task))
+    raise KeyError(f"no task named {task!r} in the dataset")
+
+
+def task_name(ds: xr.Dataset, t: int) -> str:
+    """Label of task ``t`` (its index when there is no ``task`` coordinate).
+
+    Examples
+    --------
+    >>> task_name(xr.Dataset(), 2)
+    '2'
+    """
+    if "task" in ds.coords:
+        return str(ds["task"].values[t])
+    return str(t)
+
+
+def mutation_index(sub: xr.Dataset, mutation: int | str) -> int:
+    """Index of a real source of one loaded sequence, by index or name (first match).
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> mutation_index(example_result(n_seq=2).isel(seq=1), "TAL1")
+    1
+    """
+    mask = np.asarray(sub["mutation_mask"].values, dtype=bool)
+    if isinstance(mutation, (int, np.integer)):
+        m = int(mutation) % sub.sizes["mutation"]
+        if not mask[m]:
+            raise IndexError(f"mutation {mutation} is padding for this sequence")
+        return m
+    names = as_str(np.asarray(sub["mutation_name"].values))
+    hits = np.flatnonzero((names == str(mutation)) & mask)
+    if hits.size == 0:
+        raise KeyError(f"no source named {mutation!r} in this sequence")
+    return int(hits[0])
+
+
+def load(ds: xr.Dataset, names: Sequence[str], **isel: Any) -> xr.Dataset:
+    """Select first, then load only the listed variables that exist.
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> sub = load(example_result(n_seq=3), ["seq_id", "absent"], seq=1)
+    >>> list(sub.data_vars), str(sub["seq_id"].values)
+    (['seq_id'], 'chr1:1000-1120')
+    """
+    present = [n for n in names if n in ds.variables]
+    return ds[present].isel(**isel).compute()
+
+
+def element_label(name: str, start: int, end: int, alt: int | None = None) -> str:
+    """Axis label of a source or target: ``name start>ALT``, ``name @pos`` or ``name [s-e)``.
+
+    Examples
+    --------
+    >>> element_label("GATA", 5, 13), element_label("p", 7, 8), element_label("C>T", 7, 8, 3)
+    ('GATA [5-13)', 'p @7', 'C>T 7>T')
+    """
+    if alt is not None and alt >= 0:
+        return f"{name} {start}>{BASES[alt]}"
+    if end - start == 1:
+        return f"{name} @{start}"
+    return f"{name} [{start}-{end})"
+
+
+def neglog10(x: np.ndarray) -> np.ndarray:
+    """−log10 of ``x``, clipped at 1e-300 (NaN stays NaN).
+
+    Examples
+    --------
+    >>> neglog10(np.array([0.01, 0.0, np.nan])).tolist()
+    [2.0, 300.0, nan]
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.log10(np.clip(np.asarray(x, dtype=float), 1e-300, None))
+
+
+def symmetric_clim(values: np.ndarray) -> tuple[float, float]:
+    """Colour limits ``(-m, m)`` with ``m`` the largest finite ``|value|`` (1 if none).
+
+    Examples
+    --------
+    >>> symmetric_clim(np.array([-2.0, 1.0, np.nan]))
+    (-2.0, 2.0)
+    """
+    finite = np.abs(values[np.isfinite(values)])
+    lim = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    return (-lim, lim)
+
+
+def spread_indices(n: int, k: int) -> np.ndarray:
+    """At most ``k`` indices of ``range(n)``, evenly spread (all when ``n <= k``).
+
+    Examples
+    --------
+    >>> spread_indices(10, 3).tolist()
+    [0, 4, 9]
+    """
+    if n <= k:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(int))
+
+
+def real_tests(block: xr.Dataset) -> pd.DataFrame:
+    """Tidy rows of the real tests (a source and a target, finite score) of a loaded block.
+
+    Parameters
+    ----------
+    block
+        Loaded selection with ``interaction_score`` (seq, mutation, response, task),
+        the masks and names, and optionally p/q-values and coordinates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``seq, mutation, response, task`` (indices within ``block``),
+        ``source_name, target_name, score`` and, when present in ``block``,
+        ``p_value, q_value, mutation_start, mutation_end, mutation_alt, response_start,
+        response_end``.
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> rows = real_tests(example_result(n_seq=2, n_tasks=1))
+    >>> list(rows.columns[:7])
+    ['seq', 'mutation', 'response', 'task', 'source_name', 'target_name', 'score']
+    """
+    block = block.transpose("seq", "mutation", "response", "task", ...)
+    score = np.asarray(block["interaction_score"].values, dtype=float)
+    valid = (np.asarray(block["mutation_mask"].values, dtype=bool)[:, :, None, None]
+             & np.asarray(block["response_mask"].values, dtype=bool)[:, None, :, None]
+             & np.isfinite(score))
+    s, m, r, t = np.nonzero(valid)
+    df = pd.DataFrame({
+        "seq": s, "mutation": m, "response": r, "task": t,
+        "source_name": as_str(np.asarray(block["mutation_name"].values)[s, m]),
+        "target_name": as_str(np.asarray(block["response_name"].values)[s, r]),
+        "score": score[s, m, r, t],
+    })
+    for var, col in (("interaction_p_value", "p_value"), ("interaction_q_value", "q_value")):
+        if var in block:
+            df[col] = np.asarray(block[var].values, dtype=float)[s, m, r, t]
+    for var in ("mutation_start", "mutation_end", "mutation_alt"):
+        if var in block:
+            df[var] = np.asarray(block[var].values)[s, m]
+    for var in ("response_start", "response_end"):
+        if var in block:
+            df[var] = np.asarray(block[var].values)[s, r]
+    return df

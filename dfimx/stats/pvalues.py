@@ -1,0 +1,403 @@
+"""p-values of interaction scores against pooled null scores: array kernels and Dask graph.
+
+Null scores are pooled globally, per task, per map (sequence and task), per bin of
+distance between source and target, or by a combination of these factors; each pool is
+summarized once (a :class:`~dfimx.stats.summaries.KeySummary` for empirical p-values, a
+:class:`~dfimx.stats.summaries.MomentSummary` for Gaussian ones) with a tree reduction
+over the sequence chunks, and every score chunk is compared with its pool's summary.
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> null = rng.normal(size=999)
+>>> p = empirical_p_values(np.array([0.0, 10.0]), null)
+>>> float(p[1]) == 1 / 1000
+True
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import dask
+import dask.array as da
+import numpy as np
+from scipy import special
+
+from dfimx.errors import InputError
+from dfimx.stats.summaries import KeySummary, MomentSummary, float_type, tree_reduce
+
+__all__ = [
+    "DEFAULT_DISTANCE_BINS",
+    "NULL_LEVELS",
+    "PVALUE_KINDS",
+    "check_alternative",
+    "check_distance_bins",
+    "check_pvalue",
+    "distance_between",
+    "empirical_p_values",
+    "gaussian_p_values",
+    "normalize_level",
+    "p_values_dask",
+]
+
+PValueMethod = Literal["empirical", "gaussian"]
+Alternative = Literal["two-sided", "greater"]
+
+#: How a score is compared with its null.
+PVALUE_KINDS: tuple[str, ...] = ("empirical", "gaussian")
+#: Default edges (bases) of the distance bins of ``level="distance"``: 1-2-5 log-spaced;
+#: bin ``i`` is ``[edges[i], edges[i+1])``, the last bin is open-ended.
+DEFAULT_DISTANCE_BINS: tuple[int, ...] = (
+    0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000,
+)
+#: Named pooling levels and the factors they pool by.
+_LEVELS: dict[str, tuple[str, ...]] = {
+    "global": (),
+    "task": ("task",),
+    "map": ("seq", "task"),
+    "distance": ("distance",),
+}
+#: Pools of null scores a p-value is computed against (named levels).
+NULL_LEVELS: tuple[str, ...] = tuple(_LEVELS)
+_FACTORS = ("seq", "task", "distance")
+
+
+# --------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------
+
+
+def normalize_level(level: str | Sequence[str]) -> tuple[str, ...]:
+    """The pooling factors (in the order seq, task, distance) of a null level.
+
+    Examples
+    --------
+    >>> normalize_level("map"), normalize_level(("distance", "task"))
+    (('seq', 'task'), ('task', 'distance'))
+    """
+    if isinstance(level, str):
+        if level in _LEVELS:
+            return _LEVELS[level]
+        names: Sequence[str] = (level,)
+    else:
+        names = level
+    out: list[str] = []
+    for name in names:
+        name = {"map": "seq"}.get(name, name)
+        if name not in _FACTORS:
+            raise InputError(
+                f"unknown null level {name!r}; choose one of {NULL_LEVELS} or a "
+                f"combination of {_FACTORS}",
+                option="null_level",
+            )
+        out.append(name)
+    return tuple(f for f in _FACTORS if f in out)
+
+
+def check_pvalue(pvalue: str) -> None:
+    """Raise :class:`~dfimx.errors.InputError` unless ``pvalue`` is a p-value kind."""
+    if pvalue not in PVALUE_KINDS:
+        raise InputError(f"pvalue must be 'empirical' or 'gaussian', not {pvalue!r}",
+                         option="pvalue")
+
+
+def check_alternative(alternative: str) -> None:
+    """Raise :class:`~dfimx.errors.InputError` unless ``alternative`` is known."""
+    if alternative not in ("two-sided", "greater"):
+        raise InputError(
+            f"alternative must be 'two-sided' or 'greater', not {alternative!r}"
+        )
+
+
+def check_distance_bins(distance_bins: Sequence[int] | None) -> np.ndarray:
+    """The distance bin edges as int64 (default :data:`DEFAULT_DISTANCE_BINS`), checked.
+
+    Examples
+    --------
+    >>> check_distance_bins([0, 10, 100]).tolist()
+    [0, 10, 100]
+    """
+    edges = np.asarray(
+        DEFAULT_DISTANCE_BINS if distance_bins is None else distance_bins, dtype=np.int64
+    )
+    if edges.ndim != 1 or edges.size == 0 or np.any(np.diff(edges) <= 0):
+        raise InputError("distance_bins must be a non-empty increasing sequence of edges")
+    return edges
+
+
+# --------------------------------------------------------------------------------------
+# Kernels
+# --------------------------------------------------------------------------------------
+
+
+def _statistic(x: np.ndarray, alternative: str) -> np.ndarray:
+    return np.abs(x) if alternative == "two-sided" else x
+
+
+def _empirical_from_summary(
+    summary: KeySummary, x: np.ndarray, pools: np.ndarray, alternative: str
+) -> np.ndarray:
+    x = np.asarray(x)
+    out = np.full(x.shape, np.nan, np.float64)
+    ok = ~np.isnan(x)
+    n_ge, n = summary.count_at_least(_statistic(x[ok], alternative), pools[ok])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[ok] = np.where(n > 0, (1.0 + n_ge) / (n + 1.0), np.nan)
+    return out
+
+
+def _gaussian_from_summary(
+    summary: MomentSummary, x: np.ndarray, pools: np.ndarray, alternative: str
+) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    mean, sd = summary.mean[pools], summary.std()[pools]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (x - mean) / sd
+        if alternative == "two-sided":
+            p = 2.0 * special.ndtr(-np.abs(z))
+        else:
+            p = special.ndtr(-z)
+    return np.minimum(p, 1.0)
+
+
+def empirical_p_values(
+    score: np.ndarray, null: np.ndarray, *, alternative: Alternative = "two-sided"
+) -> np.ndarray:
+    """Empirical p-values of ``score`` against one pool of ``null`` scores.
+
+    ``p = (1 + #{null >= x}) / (n + 1)`` with ``n`` the number of non-NaN null scores;
+    two-sided compares ``|x|`` with ``|null|``.
+
+    Parameters
+    ----------
+    score
+        Observed scores, any shape; NaN gives NaN.
+    null
+        Null scores (NaN ignored), any shape.
+    alternative
+        ``"two-sided"`` (on absolute values) or ``"greater"``.
+
+    Returns
+    -------
+    float64 array of the shape of ``score``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> empirical_p_values(np.array([-3.0, 0.5]), np.array([1.0, -2.0, 4.0])).tolist()
+    [0.5, 1.0]
+    """
+    check_alternative(alternative)
+    score = np.asarray(score)
+    null = np.asarray(null)
+    ftype = float_type(np.result_type(score.dtype, null.dtype, np.float32))
+    s = KeySummary.from_values(
+        _statistic(null, alternative), np.zeros(null.size, np.int64), 1, ftype=ftype
+    )
+    return _empirical_from_summary(s, score, np.zeros(score.shape, np.int64), alternative)
+
+
+def gaussian_p_values(
+    score: np.ndarray, null: np.ndarray, *, alternative: Alternative = "two-sided"
+) -> np.ndarray:
+    """p-values of ``score`` under a Gaussian fitted to ``null`` (mean, ddof=1 sd).
+
+    Two-sided: ``2 * sf(|x - mean| / sd)``; greater: ``sf((x - mean) / sd)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = gaussian_p_values(np.array([0.0, 1.96]), np.array([-1.0, 1.0]) * np.sqrt(0.5))
+    >>> [round(float(v), 3) for v in p]
+    [1.0, 0.05]
+    """
+    check_alternative(alternative)
+    null = np.asarray(null)
+    s = MomentSummary.from_values(null, np.zeros(null.size, np.int64), 1)
+    score = np.asarray(score)
+    return _gaussian_from_summary(s, score, np.zeros(score.shape, np.int64), alternative)
+
+
+def distance_between(
+    mutation_start: np.ndarray,
+    mutation_end: np.ndarray,
+    response_start: np.ndarray,
+    response_end: np.ndarray,
+) -> np.ndarray:
+    """Gap in bases between each source and target interval, ``(seq, mutation, response)``.
+
+    Half-open intervals; 0 for adjacent or overlapping intervals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> distance_between(np.array([[10]]), np.array([[15]]), np.array([[0, 20]]),
+    ...                  np.array([[4, 22]])).tolist()
+    [[[6, 5]]]
+    """
+    ms = np.asarray(mutation_start, np.int64)[:, :, None]
+    me = np.asarray(mutation_end, np.int64)[:, :, None]
+    rs = np.asarray(response_start, np.int64)[:, None, :]
+    re = np.asarray(response_end, np.int64)[:, None, :]
+    return np.maximum(np.maximum(rs - me, ms - re), 0)
+
+
+def _pool_ids(
+    shape: tuple[int, ...],
+    factors: tuple[str, ...],
+    edges: np.ndarray,
+    ms: np.ndarray | None,
+    me: np.ndarray | None,
+    rs: np.ndarray | None,
+    re: np.ndarray | None,
+) -> tuple[np.ndarray, int]:
+    """Pool index of each (seq, mutation, response, task) element of a block, #pools."""
+    s, m, r, t = shape
+    pools = np.zeros(shape, np.int64)
+    n = 1
+    if "seq" in factors:
+        pools = pools * s + np.arange(s)[:, None, None, None]
+        n *= s
+    if "task" in factors:
+        pools = pools * t + np.arange(t)[None, None, None, :]
+        n *= t
+    if "distance" in factors:
+        gap = distance_between(ms, me, rs, re)
+        b = np.clip(np.searchsorted(edges, gap, "right") - 1, 0, edges.size - 1)
+        pools = pools * edges.size + b[:, :, :, None]
+        n *= edges.size
+    return np.broadcast_to(pools, shape), n
+
+
+def _null_block_summary(
+    null: np.ndarray,
+    ms: np.ndarray | None,
+    me: np.ndarray | None,
+    rs: np.ndarray | None,
+    re: np.ndarray | None,
+    *,
+    method: str,
+    factors: tuple[str, ...],
+    edges: np.ndarray,
+    alternative: str,
+    ftype: type,
+    limit: int | None,
+) -> KeySummary | MomentSummary:
+    pools, n_pools = _pool_ids(null.shape[:4], factors, edges, ms, me, rs, re)
+    pools = np.broadcast_to(pools[..., None], null.shape)
+    if method == "gaussian":
+        return MomentSummary.from_values(null, pools, n_pools)
+    return KeySummary.from_values(
+        _statistic(null, alternative), pools, n_pools, ftype=ftype, limit=limit
+    )
+
+
+def _p_value_block(
+    score: np.ndarray,
+    null: np.ndarray | None,
+    ms: np.ndarray | None,
+    me: np.ndarray | None,
+    rs: np.ndarray | None,
+    re: np.ndarray | None,
+    *,
+    summary: KeySummary | MomentSummary | None,
+    method: str,
+    factors: tuple[str, ...],
+    edges: np.ndarray,
+    alternative: str,
+    ftype: type,
+) -> np.ndarray:
+    if summary is None:  # per-sequence pools: the block's own null, exact
+        summary = _null_block_summary(
+            null, ms, me, rs, re, method=method, factors=factors, edges=edges,
+            alternative=alternative, ftype=ftype, limit=None,
+        )
+    pools, _ = _pool_ids(score.shape, factors, edges, ms, me, rs, re)
+    if method == "gaussian":
+        p = _gaussian_from_summary(summary, score, pools, alternative)  # type: ignore[arg-type]
+    else:
+        p = _empirical_from_summary(summary, score, pools, alternative)  # type: ignore[arg-type]
+    p[np.isnan(score)] = np.nan
+    return p.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------
+# Dask graph on (seq, mutation, response, task[, null]) arrays
+# --------------------------------------------------------------------------------------
+
+
+def p_values_dask(
+    score: da.Array,
+    null: da.Array,
+    coords: list[da.Array] | None,
+    *,
+    method: str,
+    factors: tuple[str, ...],
+    edges: np.ndarray,
+    alternative: str,
+    limit: int,
+) -> da.Array:
+    """Lazy float32 p-values of ``score`` (seq, mutation, response, task) against ``null``.
+
+    Parameters
+    ----------
+    score, null
+        Dask arrays chunked over the first axis (seq) only; ``null`` has the draws last.
+    coords
+        ``[mutation_start, mutation_end, response_start, response_end]`` as Dask arrays
+        (seq, mutation) / (seq, response) chunked like ``score``, when ``factors``
+        include ``"distance"``; else None.
+    method, alternative
+        A kind of :data:`PVALUE_KINDS`; ``"two-sided"`` or ``"greater"``.
+    factors, edges
+        Pooling factors (:func:`normalize_level`) and distance bin edges.
+    limit
+        Size limit of the null summary (not used when ``factors`` include ``"seq"``).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> rng = np.random.default_rng(0)
+    >>> score = da.from_array(rng.normal(size=(4, 1, 1, 1)), chunks=(2, 1, 1, 1))
+    >>> null = da.from_array(rng.normal(size=(4, 1, 1, 1, 9)), chunks=(2, 1, 1, 1, 9))
+    >>> p = p_values_dask(score, null, None, method="empirical", factors=(), edges=None,
+    ...                   alternative="two-sided", limit=100)
+    >>> want = empirical_p_values(score.compute(), null.compute())
+    >>> bool(np.allclose(p.compute(), want))
+    True
+    """
+    ftype = float_type(np.result_type(score.dtype, null.dtype, np.float32))
+    opts = dict(method=method, factors=factors, edges=edges, alternative=alternative)
+    coord_args: list[Any] = []
+    if coords is not None:
+        for arr, ind in zip(coords, ("sm", "sm", "sr", "sr"), strict=True):
+            coord_args += [arr, ind]
+    else:
+        coord_args = [None] * 8
+    if "seq" in factors:
+        return da.blockwise(
+            _p_value_block, "smrt", score, "smrt", null, "smrtk", *coord_args,
+            summary=None, ftype=ftype, dtype=np.float32, concatenate=True, **opts,
+        )
+    block_summary = functools.partial(_null_block_summary, ftype=ftype, limit=limit, **opts)
+    null_blocks = null.to_delayed().ravel()
+    coord_blocks = (
+        [c.to_delayed().ravel() for c in coords] if coords is not None
+        else [[None] * len(null_blocks)] * 4
+    )
+    parts = [
+        dask.delayed(block_summary, pure=True)(nb, *(c[i] for c in coord_blocks))
+        for i, nb in enumerate(null_blocks)
+    ]
+    if method == "gaussian":
+        summary = tree_reduce(parts, MomentSummary.merge)
+    else:
+        summary = tree_reduce(parts, functools.partial(KeySummary.merge, limit=limit))
+    return da.blockwise(
+        _p_value_block, "smrt", score, "smrt", None, None, *coord_args,
+        summary=summary, ftype=ftype, dtype=np.float32, concatenate=True, **opts,
+    )

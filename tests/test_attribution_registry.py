@@ -1,0 +1,81 @@
+"""The method registry, attribute() and attribute_and_predict()."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from dfimx import attribution as A
+from dfimx.errors import InputError
+from dfimx.models import build_scorer, predict_batched
+from dfimx.testing import random_onehot, randomize_weights
+
+L = 24
+
+
+def _model():
+    return randomize_weights(keras.Sequential([
+        keras.Input((L, 4)), keras.layers.Conv1D(4, 5, activation="relu"),
+        keras.layers.MaxPooling1D(3), keras.layers.Flatten(), keras.layers.Dense(2)]), 0)
+
+
+def test_method_registry():
+    for name in ("gradient", "grad_x_input", "integrated_gradients", "deeplift", "deepshap",
+                 "guided_backprop", "ism", "deeplift-package:rescale",
+                 "deeplift-package:revealcancel", "deeplift-package:genomics_default"):
+        assert name in A.METHODS
+    with pytest.raises(InputError, match="unknown attribution method 'magic'") as exc:
+        A.attribute(_model(), random_onehot(1, L).astype(np.float32), method="magic")
+    assert exc.value.option == "method"
+
+
+@pytest.mark.parametrize("method", ["gradient", "grad_x_input", "deeplift", "deepshap",
+                                    "integrated_gradients", "ism"])
+def test_attribute_and_predict_outputs_are_the_model_outputs(method):
+    scorer = build_scorer(_model())
+    X = random_onehot(3, L).astype(np.float32)
+    refs = A.make_references(X, "dinuc", n_references=2, seq_ids=list("abc"))
+    refs = refs if A.METHODS[method].uses_reference else None
+    imp, y = A.attribute_and_predict(method, scorer, X, references=refs, batch_size=4, steps=4)
+    np.testing.assert_allclose(y, predict_batched(scorer, X), rtol=1e-5, atol=1e-6)
+    alone = A.METHODS[method].kernel(scorer, X, references=refs, batch_size=4, steps=4)
+    np.testing.assert_allclose(imp, alone, rtol=1e-5, atol=1e-6)
+    assert (A.METHODS[method].with_outputs is None) == (method in ("integrated_gradients", "ism"))
+
+
+def test_a_registered_plug_in_is_served_by_attribute():
+    seen = []
+
+    @A.register_method("test-ones", uses_reference=True, doc="ones", default_reference="gc")
+    def ones(scorer, X, references=None, batch_size=256, **_):
+        seen.append(references)
+        return np.ones(X.shape + (scorer.n_tasks,), np.float32)
+
+    try:
+        assert A.METHODS["test-ones"].default_reference == "gc"
+        X = random_onehot(2, L).astype(np.float32)
+        assert A.attribute(_model(), X, method="test-ones").shape == (2, L, 4, 2)
+        np.testing.assert_allclose(seen[0], A.make_references(X, "gc"))
+        imp, y = A.attribute_and_predict("test-ones", build_scorer(_model()), X)
+        assert imp.shape == (2, L, 4, 2) and y.shape == (2, 2)
+    finally:
+        del A.METHODS["test-ones"]
+
+
+def test_importing_attribution_does_not_import_tensorflow():
+    code = "import dfimx.attribution, sys; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_eager_mode_untouched():
+    import tensorflow as tf
+
+    assert tf.executing_eagerly()
+    assert os.environ.get("DFIMX_DEBUG") is None

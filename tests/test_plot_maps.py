@@ -1,0 +1,73 @@
+"""Tests of dfimx.plot.maps: the element map and the per-base map."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import pytest
+import xarray as xr
+
+from dfimx import plot
+from dfimx.testing import example_result, write_example_store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> xr.Dataset:
+    return write_example_store(example_result(300), tmp_path_factory.mktemp("plot") / "run.zarr")
+
+@pytest.fixture(scope="module")
+def per_base_store(tmp_path_factory) -> xr.Dataset:
+    return write_example_store(example_result(20, per_base=True, n_tasks=1),
+                               tmp_path_factory.mktemp("plot") / "scan.zarr", chunk=10)
+
+
+def test_element_map_values_and_marks(store):
+    seq = 8
+    obj = plot.element_map(store, seq, task="task1")
+    heat, marks = obj.HeatMap.I, obj.Labels.I
+    sub = store.isel(seq=seq, task=1).compute()
+    mm, rm = sub["mutation_mask"].values, sub["response_mask"].values
+    expect = sub["interaction_score"].values[np.ix_(mm, rm)]
+    got = heat.dframe()
+    assert len(got) == mm.sum() * rm.sum()
+    np.testing.assert_array_equal(np.sort(got["score"].to_numpy()), np.sort(expect.ravel()))
+    labels = [f"{n} [{s}-{e})" for n, s, e in zip(sub["mutation_name"].values,
+              sub["mutation_start"].values, sub["mutation_end"].values, strict=True)]
+    for _, row in got.iterrows():
+        m = labels.index(row["source"])
+        r = labels.index(row["target"])
+        np.testing.assert_equal(row["score"], sub["interaction_score"].values[m, r])
+        np.testing.assert_equal(row["q_value"], sub["interaction_q_value"].values[m, r])
+    qv = sub["interaction_q_value"].values
+    sig = {(labels[m], labels[r]) for m, r in zip(*np.nonzero(qv < 0.05), strict=True)}
+    assert sig, "the fixture should have significant cells"
+    marked = set(zip(marks.dimension_values(0), marks.dimension_values(1), strict=True))
+    assert marked == sig
+    fig = plot.to_bokeh(obj)
+    assert len(fig.x_range.factors) == mm.sum()
+
+
+def test_per_base_map(per_base_store):
+    ds = per_base_store
+    hmap = plot.per_base_map(ds, 2)
+    assert isinstance(hmap, hv.HoloMap)
+    assert list(hmap.keys()) == ["max", "A", "C", "G", "T"]
+    img = hmap["max"]
+    sub = ds.isel(seq=2, task=0).compute()
+    score = sub["interaction_score"].values
+    src = sub["mutation_start"].values
+    tgt = sub["response_start"].values
+    for k, p in enumerate(range(30, 40)):
+        rows = score[src == p]
+        expect = np.nanmax(np.abs(rows), axis=0)
+        got = np.array([img[(t + 0.5, p + 0.5)] for t in tgt[:5]])
+        np.testing.assert_allclose(got, expect[:5], rtol=1e-6)
+        assert k < 10
+    alt_img = plot.per_base_map(ds, 2, alt="G", selector=False)
+    m = np.flatnonzero(sub["mutation_alt"].values == 2)[0]
+    np.testing.assert_allclose(alt_img[(tgt[3] + 0.5, src[m] + 0.5)], score[m, 3], rtol=1e-6)
+    assert plot.to_bokeh(img) is not None
+    assert plot.to_bokeh(alt_img) is not None
+    small = plot.per_base_map(ds, 2, selector=False, variable="interaction_profile", max_size=16)
+    assert max(small.data.shape) <= 16
+    assert plot.to_bokeh(small) is not None
