@@ -44,9 +44,9 @@ def main() -> None:
     args = ap.parse_args()
 
     import dfimx
-    from dfimx.run import run_dfim
     from dfimx.attribution import predict_batched
     from dfimx.models import ModelSpec
+    from dfimx.run import run_dfim
 
     tmp = tempfile.mkdtemp(prefix="dfimx-bench-")
     inputs = make_inputs(tmp, args.n)

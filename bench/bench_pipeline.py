@@ -68,9 +68,9 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the pipeline run")
     args = ap.parse_args()
 
-    from dfimx.run import run_dfim
     from dfimx.attribution import METHODS
     from dfimx.models import ModelSpec
+    from dfimx.run import run_dfim
 
     tmp = tempfile.mkdtemp(prefix="dfimx-bench-")
     inputs = make_inputs(tmp, args.n, model_size=args.model_size)

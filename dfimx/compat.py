@@ -33,6 +33,10 @@ MOVED: dict[str, tuple[str, ...]] = {
     "dfimx.variants_cli": ("dfimx.cli.variants",),
     "dfimx.export": ("dfimx.tables",),
     "dfimx.deeplift_backend": ("dfimx.attribution.package",),
+    "dfimx.variant_scan": ("dfimx.run", "dfimx.plans.variants"),
+    "dfimx.variants": ("dfimx.io.vcf", "dfimx.windows", "dfimx.io.fasta"),
+    "dfimx.motif_scan": ("dfimx.motifs.scan", "dfimx.motifs.pwm", "dfimx.plans.variants"),
+    "dfimx.genome_sim": ("dfimx.simulate.genome",),
 }
 
 

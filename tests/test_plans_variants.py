@@ -24,11 +24,10 @@ from dfimx.windows import variant_windows_dataset
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim")
-    return simulate_variant_genome(
-        out, contig_length=40_000, window=200, n_pairs=20, n_lone_motifs=5, n_decoy_motifs=10,
-        n_random_variants=10, seed=1,
-    )
+    """A simulated genome whose pair loci put each partner motif in its variant's window."""
+    return simulate_variant_genome(tmp_path_factory.mktemp("sim"), contig_length=30_000,
+                                   n_pairs=12, n_lone_motifs=3, n_decoy_motifs=6,
+                                   n_random_variants=6, seed=2)
 
 
 def test_motif_targets_exclude_dedupe_and_truncate():

@@ -83,3 +83,5 @@ def test_genome_sim_checks_its_layout(tmp_path):
         simulate_variant_genome(tmp_path, window=40)
     with pytest.raises(ValueError, match="longer"):
         simulate_variant_genome(tmp_path, contig_length=5_000, n_pairs=50)
+    with pytest.raises(ValueError, match="not in the motif set"):  # checked as for sequences
+        simulate_variant_genome(tmp_path, pair=("GATA_like", "nope"))

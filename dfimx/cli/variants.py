@@ -35,8 +35,8 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     2
     """
     # the engine loads only for the command that needs it
+    from dfimx.run import DEFAULT_VARIANT_METHOD, scan_variants
     from dfimx.store import open_result
-    from dfimx.variant_scan import DEFAULT_VARIANT_METHOD, scan_variants
 
     opts = merge_config(args)
     require_options(opts, "scan-variants", ("model", "genome", "vcf", "output"))

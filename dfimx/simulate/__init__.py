@@ -41,6 +41,7 @@ from dfimx.simulate.sequences import (
     ELEMENT_COLUMNS,
     SEQUENCE_REVCOMP,
     Simulation,
+    choose_motifs,
     place_elements,
     simulate_sequences,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "auroc",
     "build_cnn",
     "cached_demo_model",
+    "choose_motifs",
     "evaluate",
     "place_elements",
     "random_cnn",

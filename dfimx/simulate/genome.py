@@ -43,9 +43,9 @@ import pandas as pd
 
 from dfimx.alphabet import BASES, DEFAULT_GC, gc_background
 from dfimx.io.fasta import write_fasta
-from dfimx.io.meme import load_motifs, write_meme
+from dfimx.io.meme import write_meme
 from dfimx.motifs.pwm import sample_motif
-from dfimx.simulate.sequences import place_elements
+from dfimx.simulate.sequences import choose_motifs, place_elements
 
 __all__ = ["GENOME_REVCOMP", "SimulatedVariants", "TRUTH_COLUMNS", "simulate_variant_genome"]
 
@@ -230,17 +230,8 @@ def simulate_variant_genome(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     window = int(window)
-    pwms = load_motifs(motifs)
-    names = list(pwms)
-    if pair is None:
-        if len(names) < 2:
-            raise ValueError("need at least two motifs for the interacting pair")
-        pair = (names[0], names[1])
-    pair = (str(pair[0]), str(pair[1]))
-    for name in pair:
-        if name not in pwms:
-            raise ValueError(f"motif {name!r} of the pair is not among {names}")
-    decoy_names = [d for d in (decoys if decoys is not None else names) if d not in pair]
+    pwms, pair, decoy_tuple = choose_motifs(motifs, pair, decoys)
+    decoy_names = list(decoy_tuple)
     if (n_decoy_motifs or n_locus_decoys[1]) and not decoy_names:
         raise ValueError("decoy motifs were asked for, but there are none")
     region = window // 2

@@ -42,6 +42,7 @@ __all__ = [
     "ELEMENT_COLUMNS",
     "SEQUENCE_REVCOMP",
     "Simulation",
+    "choose_motifs",
     "place_elements",
     "simulate_sequences",
 ]
@@ -296,6 +297,42 @@ def place_elements(
     return starts
 
 
+def choose_motifs(
+    motifs: str | os.PathLike | Mapping[str, np.ndarray] | None,
+    pair: tuple[str, str] | None = None,
+    decoys: Sequence[str] | None = None,
+) -> tuple[dict[str, np.ndarray], tuple[str, str], tuple[str, ...]]:
+    """The PWMs, the interacting pair (A, B) and the decoys of a simulation.
+
+    ``motifs`` is a MEME path, a ``{name: pwm}`` mapping or None (the shipped file); the
+    pair defaults to its first two motifs and the decoys to all the others.
+
+    Examples
+    --------
+    >>> pwms, pair, decoys = choose_motifs(None)
+    >>> pair, decoys[:2]
+    (('GATA_like', 'TAL1_like'), ('AP1_like', 'SP1_like'))
+    """
+    pwms = load_motifs(motifs)
+    names = list(pwms)
+    if pair is None:
+        if len(names) < 2:
+            raise ValueError("the motif set needs at least two motifs for the pair (A, B)")
+        pair = (names[0], names[1])
+    pair = (str(pair[0]), str(pair[1]))
+    if pair[0] == pair[1]:
+        raise ValueError(f"the two interacting motifs must differ, got {pair}")
+    if decoys is None:
+        decoys = [m for m in names if m not in pair]
+    decoys = tuple(str(d) for d in decoys)
+    for m in (*pair, *decoys):
+        if m not in pwms:
+            raise ValueError(f"motif {m!r} not in the motif set {names}")
+    if set(decoys) & set(pair):
+        raise ValueError("a decoy cannot also be one of the interacting pair")
+    return pwms, pair, decoys
+
+
 def _decoy_range(n_decoys: int | tuple[int, int], available: int) -> tuple[int, int]:
     lo, hi = (n_decoys, n_decoys) if isinstance(n_decoys, (int, np.integer)) else n_decoys
     lo, hi = int(lo), int(hi)
@@ -376,23 +413,7 @@ def simulate_sequences(
         raise ValueError(f"revcomp must be in [0, 1], got {revcomp}")
     if min_gap < 0:
         raise ValueError(f"min_gap must be >= 0, got {min_gap}")
-    pwms = load_motifs(motifs)
-    names = list(pwms)
-    if pair is None:
-        if len(names) < 2:
-            raise ValueError("the motif set needs at least two motifs for the pair (A, B)")
-        pair = (names[0], names[1])
-    pair = (str(pair[0]), str(pair[1]))
-    if pair[0] == pair[1]:
-        raise ValueError(f"the two interacting motifs must differ, got {pair}")
-    if decoys is None:
-        decoys = [m for m in names if m not in pair]
-    decoys = tuple(str(d) for d in decoys)
-    for m in (*pair, *decoys):
-        if m not in pwms:
-            raise ValueError(f"motif {m!r} not in the motif set {names}")
-    if set(decoys) & set(pair):
-        raise ValueError("a decoy cannot also be one of the interacting pair")
+    pwms, pair, decoys = choose_motifs(motifs, pair, decoys)
     lo, hi = _decoy_range(n_decoys, len(decoys))
     widths = {m: len(pwms[m]) for m in pwms}
     worst = (

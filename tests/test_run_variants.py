@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from dfimx.cli import main
+from dfimx.run import scan_variants
 from dfimx.simulate import simulate_variant_genome
 from dfimx.store import is_complete, open_result
 from dfimx.tables import to_dataframe
-from dfimx.variant_scan import scan_variants
 
 WINDOW = 200  # the input length of the conftest ``demo_model``
 # the truth checks run with the defaults of scan-variants
