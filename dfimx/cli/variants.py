@@ -21,6 +21,7 @@ from dfimx.cli.options import (
     require_options,
     settings_from,
 )
+from dfimx.store import open_result
 
 __all__ = ["add_parser", "cmd_scan_variants"]
 
@@ -34,9 +35,7 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     >>> main(["scan-variants", "--model", "m.keras"])   # doctest: +SKIP
     2
     """
-    # the engine loads only for the command that needs it
-    from dfimx.run import DEFAULT_VARIANT_METHOD, scan_variants
-    from dfimx.store import open_result
+    from dfimx.run import DEFAULT_VARIANT_METHOD, scan_variants  # loads only for this command
 
     opts = merge_config(args)
     require_options(opts, "scan-variants", ("model", "genome", "vcf", "output"))
