@@ -217,11 +217,12 @@ def start_client(
         try:
             client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as exc:
-            raise InputError(f"--scheduler {scheduler}: cannot connect: {exc}") from exc
+            raise InputError(f"scheduler {scheduler}: cannot connect: {exc}",
+                             option="scheduler") from exc
     else:
         n = workers or available_cores()
         if n < 1:
-            raise InputError(f"--workers must be at least 1, got {n}")
+            raise InputError(f"workers must be at least 1, got {n}", option="workers")
         per_worker = tf_threads or max(1, available_cores() // n)
         tf_threads = per_worker
         cluster = LocalCluster(

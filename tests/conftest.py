@@ -62,3 +62,32 @@ def demo_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo_model") / "model.keras"
     simulate.cached_demo_model(path)
     return str(path)
+
+
+@pytest.fixture
+def dfim_result(oracle_files):
+    """``make(chunk_size=2, files=oracle_files, **settings)``: a lazy element-plan result."""
+    import dfimx
+
+    def make(chunk_size=2, files=None, **kw):
+        files = files or oracle_files
+        ds = dfimx.plan_elements(dfimx.from_fasta(files["fasta"], chunk_size=chunk_size),
+                                 files["elements"])
+        kw.setdefault("null_draws", 2)
+        return dfimx.compute_dfim(ds, files["model"], **kw)
+
+    return make
+
+
+@pytest.fixture
+def write_threaded():
+    """``write(result, path, **kw)``: write_store on the threaded scheduler, no progress bar."""
+    import dask
+
+    from dfimx.store import write_store
+
+    def write(result, path, **kw):
+        with dask.config.set(scheduler="threads"):
+            return write_store(result, path, progress=False, **kw)
+
+    return write

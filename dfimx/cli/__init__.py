@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"dfimx: error: {flag_message(exc)}", file=sys.stderr)
+        print(f"dfimx: error: {flag_message(exc, vars(args))}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print("dfimx: interrupted", file=sys.stderr)

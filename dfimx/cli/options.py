@@ -10,8 +10,10 @@ Examples
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,35 @@ def flag(option: str) -> str:
     return FLAGS.get(option, "--" + option.replace("_", "-"))
 
 
-def flag_message(exc: InputError) -> str:
-    """The message of ``exc`` as the command line shows it: the setting named by its flag."""
+_SETTING_VALUE = re.compile(r"\b([a-z][a-z_]*)=(?:'([^']*)'|([^\s,;)]+))")
+
+
+def flag_message(exc: InputError, options: Collection[str] = ()) -> str:
+    """The message of ``exc`` as the command line shows it: settings named by their flags.
+
+    A message that starts with the setting named by ``exc.option`` starts with its flag
+    instead, and a hint ``name=value`` for one of ``options`` reads ``--name value``.
+
+    Examples
+    --------
+    >>> flag_message(InputError("x.zarr: incomplete; rerun with resume=True"), {"resume"})
+    'x.zarr: incomplete; rerun with --resume'
+    >>> flag_message(InputError("bad REF (on_ref_mismatch='skip' skips it)"),
+    ...              {"on_ref_mismatch"})
+    'bad REF (--on-ref-mismatch skip skips it)'
+    """
     text = str(exc)
     if exc.option and text.startswith(exc.option):
-        return flag(exc.option) + text[len(exc.option):]
-    return text
+        text = flag(exc.option) + text[len(exc.option):]
+
+    def as_flag(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2) if match.group(2) is not None \
+            else match.group(3)
+        if name not in options:
+            return match.group(0)
+        return flag(name) if value == "True" else f"{flag(name)} {value}"
+
+    return _SETTING_VALUE.sub(as_flag, text)
 
 
 def common_options(p: argparse.ArgumentParser) -> None:

@@ -115,7 +115,7 @@ def open_result(
     if not allow_incomplete and not ds.attrs.get("dfimx_complete", False):
         raise InputError(
             f"{path}: the store is incomplete (the run was interrupted or failed); "
-            "rerun with --resume to finish it"
+            "rerun with resume=True to finish it"
         )
     return ds
 

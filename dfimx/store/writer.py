@@ -313,8 +313,8 @@ def _check_resumable(path: str, so: StorageOptions, fingerprint: str, layout: st
     if attrs.get("dfimx_layout") != layout:
         raise InputError(
             f"{path}: cannot resume: the store was written in regions of "
-            f"{attrs.get('dfimx_region_size')} sequences; rerun with --chunk-size "
-            f"{attrs.get('dfimx_region_size')}"
+            f"{attrs.get('dfimx_region_size')} sequences; rerun with "
+            f"chunk_size={attrs.get('dfimx_region_size')}"
         )
     if attrs["dfimx_fingerprint"] != fingerprint:
         raise InputError(
