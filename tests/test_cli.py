@@ -45,7 +45,10 @@ def _bad_cases(oracle_files, tmp_path):
         (["--fasta", fa, "--mut-dict", str(md)], "md.json: record 1: missing key(s)"),
         (["--fasta", fa, "--scan", "30:50"], "scan window [30, 50) lies outside"),
         (["--fasta", fa, "--scan", "a:b"], "--scan: expected START:END"),
-        (["--fasta", fa, "--elements", el, "--method", "magic"], "unknown method 'magic'"),
+        (["--fasta", fa, "--elements", el, "--method", "magic"], "--method: unknown method 'magic'"),
+        (["--fasta", fa, "--elements", el, "--null", "dinuc", "--null-draws", "0"],
+         "--null-draws must be at least 1"),
+        (["--fasta", fa, "--elements", el, "--null-level", "seq"], "--null-level: unknown value"),
         (["--fasta", fa, "--elements", el, "--task", "nope"], "task 'nope' not found"),
         (["--fasta", str(tmp_path / "missing.fa"), "--elements", el], "FASTA file not found"),
     ]
