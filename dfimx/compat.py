@@ -6,7 +6,8 @@ new home; they will be removed in 0.3.
 
 Examples
 --------
->>> import warnings
+>>> import sys, warnings
+>>> _ = sys.modules.pop("dfimx.api", None)        # as in a fresh process
 >>> with warnings.catch_warnings(record=True) as caught:
 ...     warnings.simplefilter("always")
 ...     from dfimx.api import run_dfim
