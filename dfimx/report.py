@@ -42,19 +42,18 @@ from dfimx.plot.select import (
     DatasetLike,
     load,
     open_dataset,
-    real_tests,
     task_index,
     task_name,
 )
 from dfimx.plot.variants import variant_track
 from dfimx.stats.summaries import tree_reduce
-from dfimx.variables import as_str
+from dfimx.tables import block_rows
 
 __all__ = ["pair_summary", "top_interactions", "write_report"]
 
-_TOP_VARS = ["mutation_name", "mutation_mask", "response_name", "response_mask",
-             "interaction_score", "interaction_q_value", "interaction_p_value", "mutation_start",
-             "mutation_end", "mutation_alt", "response_start", "response_end"]
+_TOP_VARS = ["seq_id", "mutation_name", "response_name", "interaction_score",
+             "interaction_q_value", "interaction_p_value", "mutation_start", "mutation_end",
+             "mutation_alt", "response_start", "response_end"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,8 +115,8 @@ def _largest(frames: list[pd.DataFrame], top: int) -> pd.DataFrame:
 
 
 def _block_top(block: xr.Dataset, offset: int, top: int) -> pd.DataFrame:
-    df = real_tests(block)
-    df["seq"] += offset
+    df = block_rows(block, indices=True)
+    df["seq_index"] += offset
     return _largest([df], top)
 
 
@@ -127,9 +126,9 @@ def _top_tests(ds: xr.Dataset, top: int) -> pd.DataFrame:
     parts = [dask.delayed(_block_top, pure=True)(lazy.isel(seq=b), b.start, top)
              for b in _seq_blocks(ds)]
     if not parts:
-        return _with_ids(ds, real_tests(lazy.isel(seq=slice(0, 0)).compute()))
+        return block_rows(lazy.isel(seq=slice(0, 0)).compute(), indices=True)
     (df,) = dask.compute(tree_reduce(parts, functools.partial(_largest, top=top)))
-    return _with_ids(ds, df)
+    return df
 
 
 def top_interactions(ds: DatasetLike, top: int = 20) -> pd.DataFrame:
@@ -145,9 +144,10 @@ def top_interactions(ds: DatasetLike, top: int = 20) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per test: ``seq, seq_id, mutation, response, task, source_name,
-        target_name, score`` (and ``p_value``, ``q_value``, coordinates when stored),
-        by decreasing |score|.
+        The rows of :func:`dfimx.tables.block_rows` (``seq_index, mutation_index,
+        response_index, task_index``, then the export columns: ``seq_id, source_name,
+        source_start, ..., target_name, ..., task, score, p_value, q_value``), by
+        decreasing |score|.
 
     Examples
     --------
@@ -156,16 +156,6 @@ def top_interactions(ds: DatasetLike, top: int = 20) -> pd.DataFrame:
     ['GATA', 'GATA', 'GATA']
     """
     return _top_tests(open_dataset(ds), top)
-
-
-def _with_ids(ds: xr.Dataset, df: pd.DataFrame) -> pd.DataFrame:
-    seqs = df["seq"].to_numpy().astype(int)
-    ids = (as_str(np.asarray(ds["seq_id"].isel(seq=seqs).values)) if seqs.size
-           else np.array([], dtype=str))
-    df.insert(1, "seq_id", ids)
-    if "task" in ds.coords:
-        df["task"] = [task_name(ds, int(t)) for t in df["task"]]
-    return df
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,8 +260,8 @@ def _track_window(ds: xr.Dataset, row: pd.Series, max_width: int = 300) -> tuple
     n_pos = ds.sizes["position"]
     if n_pos <= max_width:
         return None
-    lo = int(min(row.get("mutation_start", 0), row.get("response_start", 0)))
-    hi = int(max(row.get("mutation_end", n_pos), row.get("response_end", n_pos)))
+    lo = int(min(row.get("source_start", 0), row.get("target_start", 0)))
+    hi = int(max(row.get("source_end", n_pos), row.get("target_end", n_pos)))
     mid = (lo + hi) // 2
     half = max(max_width, hi - lo + 20) // 2
     return (max(0, mid - half), min(n_pos, mid + half))
@@ -390,9 +380,9 @@ def write_report(
 
     add_html(f"<h2>Top {len(top_df)} interactions</h2><p class=\"note\">Largest |score| over "
              "all tests and tasks.</p>")
-    cols = [c for c in ["seq_id", "task", "source_name", "mutation_start", "mutation_end",
-                        "target_name", "response_start", "response_end", "score", "p_value",
-                        "q_value"] if c in top_df]
+    cols = [c for c in ["seq_id", "task", "source_name", "source_start", "source_end",
+                        "target_name", "target_start", "target_end", "score", "p_value",
+                        "q_value"] if c in top_df and not top_df[c].isna().all()]
     add_html(_html_table(top_df[cols], sig_col="q_value" if has_q else None))
 
     _details(ds, top_df, max_maps, add_plot, add_html)
@@ -415,7 +405,7 @@ def _details(ds: xr.Dataset, top_df: pd.DataFrame, max_maps: int, add_plot: Any,
     add_html("<h2>Details of the top interactions</h2>")
     seen: list[int] = []
     for _, row in top_df.iterrows():
-        seq = int(row["seq"])
+        seq = int(row["seq_index"])
         if seq in seen:
             continue
         seen.append(seq)
@@ -428,7 +418,7 @@ def _details(ds: xr.Dataset, top_df: pd.DataFrame, max_maps: int, add_plot: Any,
             add_plot(per_base_map(ds, seq, task, selector=False), f"map_{k}")
         else:
             add_plot(element_map(ds, seq, task), f"map_{k}")
-        add_plot(delta_tracks(ds, seq, int(row["mutation"]), task,
+        add_plot(delta_tracks(ds, seq, int(row["mutation_index"]), task,
                                    window=_track_window(ds, row)), f"tracks_{k}")
         if len(seen) >= max_maps:
             break

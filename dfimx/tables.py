@@ -1,4 +1,4 @@
-"""The tidy interaction table (DESIGN section 4): one iterator over a result, and its files.
+"""The tidy interaction table (README, "Command line"): one iterator over a result, and its files.
 
 :func:`iter_rows` is the one place that turns a result's arrays into rows, one per real
 (source, target, task) test, a block of sequences at a time (bounded memory);
@@ -102,7 +102,7 @@ _LAYOUT = [
     *((v, v, "s") for v in _VARIANT_COLUMNS),
     ("target_kind", "target_kind", "sr"),
 ]
-#: The columns every tidy table starts with (DESIGN section 4).
+#: The columns every tidy table starts with (README, "Command line": `dfimx export`).
 COLUMNS = [column for column, _, _ in _LAYOUT[:14]]
 
 

@@ -1,7 +1,7 @@
 """Helpers for tests, examples and notebooks: one synthetic result, stores, checks.
 
 :func:`example_result` builds a random dataset with the layout of a dfimx result
-(DESIGN.md section 3) in which one element pair interacts; :func:`write_example_store`
+(README, "Data contract") in which one element pair interacts; :func:`write_example_store`
 writes it as a chunked Zarr store through :mod:`dfimx.store` and reopens it lazily.
 :func:`raise_if_dask_computes` proves that a function only builds a Dask graph, and
 :func:`external_refs` lists the network references of an HTML page.  Toy inputs and

@@ -1,4 +1,4 @@
-"""The ``dfimx`` command line (DESIGN section 4): one module per subcommand.
+"""The ``dfimx`` command line (README, "Command line"): one module per subcommand.
 
 Errors in the input print one line naming the file, record and problem (settings named
 by their flags), and exit with status 2.

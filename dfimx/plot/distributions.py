@@ -23,12 +23,12 @@ from dfimx.plot.select import (
     load,
     neglog10,
     open_dataset,
-    real_tests,
     spread_indices,
     task_index,
     task_name,
 )
 from dfimx.stats import empirical_p_values
+from dfimx.tables import block_rows
 
 __all__ = ["interaction_summary", "null_p_values", "pair_values", "qq_plot"]
 
@@ -67,16 +67,17 @@ def pair_values(
     t = task_index(ds, task)
     n = ds.sizes["seq"]
     idx = spread_indices(n, max_seqs) if max_seqs is not None else np.arange(n)
-    names = ["mutation_name", "mutation_mask", "response_name", "response_mask",
-             "interaction_score", "interaction_p_value", "interaction_q_value"]
+    names = ["mutation_name", "response_name", "interaction_score", "interaction_p_value",
+             "interaction_q_value"]
     isel: dict[Hashable, Any] = {"task": [t]}
     if idx.size < n:
         isel["seq"] = idx
-    rows = real_tests(load(ds, names, **isel))
+    rows = block_rows(load(ds, names, **isel), indices=True)
     cols = [c for c in ("source_name", "target_name", "score", "p_value", "q_value")
-            if c in rows]
-    df = rows[cols].copy()
-    df.insert(0, "seq", idx[rows["seq"].to_numpy()])
+            if c in rows and not (c != "score" and rows[c].isna().all())]
+    df = rows[cols].astype({c: np.float64 for c in cols if c not in ("source_name",
+                                                                      "target_name")})
+    df.insert(0, "seq", idx[rows["seq_index"].to_numpy()])
     df.attrs.update(n_seq=n, n_seq_used=int(idx.size))
     return df
 

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from dfimx.alphabet import BASES
@@ -39,7 +38,6 @@ __all__ = [
     "symmetric_clim",
     "task_index",
     "task_name",
-    "real_tests",
 ]
 
 #: q-value threshold of the significance marks and counts.
@@ -218,51 +216,3 @@ def spread_indices(n: int, k: int) -> np.ndarray:
     if n <= k:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, k).round().astype(int))
-
-
-def real_tests(block: xr.Dataset) -> pd.DataFrame:
-    """Tidy rows of the real tests (a source and a target, finite score) of a loaded block.
-
-    Parameters
-    ----------
-    block
-        Loaded selection with ``interaction_score`` (seq, mutation, response, task),
-        the masks and names, and optionally p/q-values and coordinates.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``seq, mutation, response, task`` (indices within ``block``),
-        ``source_name, target_name, score`` and, when present in ``block``,
-        ``p_value, q_value, mutation_start, mutation_end, mutation_alt, response_start,
-        response_end``.
-
-    Examples
-    --------
-    >>> from dfimx.testing import example_result
-    >>> rows = real_tests(example_result(n_seq=2, n_tasks=1))
-    >>> list(rows.columns[:7])
-    ['seq', 'mutation', 'response', 'task', 'source_name', 'target_name', 'score']
-    """
-    block = block.transpose("seq", "mutation", "response", "task", ...)
-    score = np.asarray(block["interaction_score"].values, dtype=float)
-    valid = (np.asarray(block["mutation_mask"].values, dtype=bool)[:, :, None, None]
-             & np.asarray(block["response_mask"].values, dtype=bool)[:, None, :, None]
-             & np.isfinite(score))
-    s, m, r, t = np.nonzero(valid)
-    df = pd.DataFrame({
-        "seq": s, "mutation": m, "response": r, "task": t,
-        "source_name": as_str(np.asarray(block["mutation_name"].values)[s, m]),
-        "target_name": as_str(np.asarray(block["response_name"].values)[s, r]),
-        "score": score[s, m, r, t],
-    })
-    for var, col in (("interaction_p_value", "p_value"), ("interaction_q_value", "q_value")):
-        if var in block:
-            df[col] = np.asarray(block[var].values, dtype=float)[s, m, r, t]
-    for var in ("mutation_start", "mutation_end", "mutation_alt"):
-        if var in block:
-            df[var] = np.asarray(block[var].values)[s, m]
-    for var in ("response_start", "response_end"):
-        if var in block:
-            df[var] = np.asarray(block[var].values)[s, r]
-    return df
