@@ -4,6 +4,7 @@
 (README, "Data contract") in which one element pair interacts; :func:`write_example_store`
 writes it as a chunked Zarr store through :mod:`dfimx.store` and reopens it lazily.
 :func:`raise_if_dask_computes` proves that a function only builds a Dask graph, and
+:func:`example_variants` simulates a small genome and VCF and reads the variant table.
 :func:`external_refs` lists the network references of an HTML page.  Toy inputs and
 models: :func:`random_onehot`, :func:`small_cnn` and :func:`randomize_weights`.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -27,6 +29,8 @@ import numpy as np
 import xarray as xr
 
 from dfimx.alphabet import BASES
+from dfimx.io.vcf import read_variant_table
+from dfimx.simulate import SimulatedVariants, simulate_variant_genome
 from dfimx.stats import bh_q_values, empirical_p_values
 from dfimx.store import open_result, write_store
 from dfimx.variables import as_str
@@ -34,6 +38,7 @@ from dfimx.variables import as_str
 __all__ = [
     "CountingScheduler",
     "example_result",
+    "example_variants",
     "external_refs",
     "raise_if_dask_computes",
     "random_onehot",
@@ -207,6 +212,28 @@ def example_result(
             variant_id=("seq", as_str([f"rs{100 + s}" for s in range(n_seq)])),
         )
     return ds
+
+
+def example_variants(*, n_pairs: int = 2, n_lone_motifs: int = 0, n_decoy_motifs: int = 0,
+                     n_random_variants: int = 1, bgzip: bool = False,
+                     **options: Any) -> tuple[SimulatedVariants, Any]:
+    """A small simulated genome (one 20-kb contig, 200-bp windows) and its variant table.
+
+    Returns ``(simulation, table)``: :func:`dfimx.simulate.simulate_variant_genome` in a
+    new temporary folder, and :func:`dfimx.io.vcf.read_variant_table` of its VCF.
+
+    Examples
+    --------
+    >>> sim, table = example_variants(n_pairs=2)
+    >>> len(table) > 0, sim.genome.suffix
+    (True, '.fa')
+    """
+    options = {"contig_length": 20_000, "window": 200, **options}
+    sim = simulate_variant_genome(tempfile.mkdtemp(prefix="dfimx-example-"), n_pairs=n_pairs,
+                                  n_lone_motifs=n_lone_motifs, n_decoy_motifs=n_decoy_motifs,
+                                  n_random_variants=n_random_variants, bgzip=bgzip, **options)
+    table, _ = read_variant_table(sim.vcf, sim.genome)
+    return sim, table
 
 
 def write_example_store(ds: xr.Dataset, path: str | os.PathLike, chunk: int = 50) -> xr.Dataset:

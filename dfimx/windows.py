@@ -15,13 +15,9 @@ contig are N (all-zero one-hot rows) and ``False`` in the validity mask.
 
 Examples
 --------
->>> import tempfile
->>> from dfimx.io.vcf import read_variant_table
->>> from dfimx.simulate import simulate_variant_genome
->>> sim = simulate_variant_genome(tempfile.mkdtemp(), contig_length=20_000, window=200,
-...                               n_pairs=4, n_lone_motifs=1, n_decoy_motifs=2,
-...                               n_random_variants=3)
->>> table, report = read_variant_table(sim.vcf, sim.genome)
+>>> from dfimx.testing import example_variants
+>>> sim, table = example_variants(n_pairs=4, n_lone_motifs=1, n_decoy_motifs=2,
+...                               n_random_variants=3, bgzip=True)
 >>> ds = variant_windows_dataset(table, sim.genome, 200, chunk_size=4)
 >>> ds["seq_onehot"].shape
 (10, 200, 4)

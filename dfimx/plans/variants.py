@@ -16,13 +16,8 @@ Window positions off a contig end are N (all-zero one-hot rows): no target lies 
 
 Examples
 --------
->>> import tempfile
->>> from dfimx.io.vcf import read_variant_table
->>> from dfimx.simulate import simulate_variant_genome
->>> sim = simulate_variant_genome(tempfile.mkdtemp(), contig_length=20_000, window=200,
-...                               n_pairs=2, n_lone_motifs=0, n_decoy_motifs=0,
-...                               n_random_variants=1, bgzip=False)
->>> table, _ = read_variant_table(sim.vcf, sim.genome)
+>>> from dfimx.testing import example_variants
+>>> sim, table = example_variants(n_pairs=2)
 >>> ds = variant_scan_dataset(table, sim.genome, 200, motifs=sim.motifs, chunk_size=2)
 >>> ds.attrs["plan"], "motif" in ds["target_kind"].values.ravel().tolist()
 ('variants', True)
@@ -422,14 +417,9 @@ def plan_variant_targets(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from dfimx.io.vcf import read_variant_table
-    >>> from dfimx.simulate import simulate_variant_genome
+    >>> from dfimx.testing import example_variants
     >>> from dfimx.windows import variant_windows_dataset
-    >>> sim = simulate_variant_genome(tempfile.mkdtemp(), contig_length=20_000, window=200,
-    ...                               n_pairs=4, n_lone_motifs=0, n_decoy_motifs=0,
-    ...                               n_random_variants=0, bgzip=False)
-    >>> table, _ = read_variant_table(sim.vcf, sim.genome)
+    >>> sim, table = example_variants(n_pairs=4, n_random_variants=0)
     >>> ds = variant_windows_dataset(table, sim.genome, 200, chunk_size=2)
     >>> ds = plan_variant_targets(ds, table, motifs=sim.motifs, max_motif_targets=4)
     >>> ds.sizes["response"], ds["response_name"].chunks[0]
@@ -546,13 +536,8 @@ def variant_scan_dataset(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from dfimx.io.vcf import read_variant_table
-    >>> from dfimx.simulate import simulate_variant_genome
-    >>> sim = simulate_variant_genome(tempfile.mkdtemp(), contig_length=20_000, window=200,
-    ...                               n_pairs=2, n_lone_motifs=0, n_decoy_motifs=0,
-    ...                               n_random_variants=1, bgzip=False)
-    >>> table, _ = read_variant_table(sim.vcf, sim.genome)
+    >>> from dfimx.testing import example_variants
+    >>> sim, table = example_variants(n_pairs=2)
     >>> ds = variant_scan_dataset(table, sim.genome, 200, chunk_size=2)
     >>> ds["target_kind"].dims, ds.attrs["plan"]
     (('seq', 'response'), 'variants')
