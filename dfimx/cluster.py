@@ -1,12 +1,15 @@
 """Dask clusters for dfimx: a loopback ``LocalCluster`` or an existing scheduler.
 
 Only this module and the command line start clusters; library functions run on
-whatever scheduler is active.  Workers run one task thread each; TensorFlow inside a
-worker gets the cores that worker has (``cores // workers`` on a local cluster, the
-process's CPU affinity — what SLURM/PBS give the job — on a connected one, or
-``DFIMX_TF_THREADS``).  Nothing here hides GPUs: TensorFlow uses the GPU(s) a worker
-sees; give each worker one GPU with ``CUDA_VISIBLE_DEVICES`` (see the README, "Running
-dfimx at scale").
+whatever scheduler is active.  A local cluster listens on 127.0.0.1 only and speaks
+mutual TLS with credentials made for it (:func:`local_security`): other processes on the
+host cannot connect to it, let alone submit tasks.
+
+Workers run one task thread each; TensorFlow inside a worker gets the cores that worker
+has (``cores // workers`` on a local cluster, the process's CPU affinity — what
+SLURM/PBS give the job — on a connected one, or ``DFIMX_TF_THREADS``).  Nothing here
+hides GPUs: TensorFlow uses the GPU(s) a worker sees; give each worker one GPU with
+``CUDA_VISIBLE_DEVICES`` (see the README, "Running dfimx at scale").
 
 Examples
 --------
@@ -43,6 +46,33 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS / Windows
         return max(1, os.cpu_count() or 1)
+
+
+def local_security() -> Any:
+    """Fresh mutual-TLS credentials for a local cluster (``distributed``'s ``Security``).
+
+    A self-signed certificate and key made for this cluster, held in memory only (never
+    written to disk) and shared with the scheduler, the workers and the client that
+    ``start_client`` starts: a process on the same host without them cannot connect.
+
+    Raises
+    ------
+    InputError
+        When the ``cryptography`` package, which makes the certificate, is missing.
+
+    Examples
+    --------
+    >>> sec = local_security()
+    >>> sec.require_encryption, sec.tls_client_cert.startswith("-----BEGIN")
+    (True, True)
+    """
+    from distributed.security import Security
+
+    try:
+        return Security.temporary()
+    except ImportError as exc:
+        raise InputError("a local cluster needs the 'cryptography' package for its TLS "
+                         "credentials (pip install cryptography)", option="workers") from exc
 
 
 def tensorflow_threads_env(n_threads: int) -> dict[str, str]:
@@ -179,7 +209,10 @@ def start_client(
     """Start a loopback ``LocalCluster`` (or connect to ``scheduler``) and yield a Client.
 
     The Client is the default scheduler inside the ``with`` block, so
-    :func:`dfimx.store.write_store` runs its regions on it.
+    :func:`dfimx.store.write_store` runs its regions on it.  The local cluster binds
+    to 127.0.0.1 and uses mutual TLS with credentials of its own (:func:`local_security`),
+    so no other process of the host can submit tasks to it.  A connected ``scheduler``
+    keeps its own security (dask's ``distributed.comm.tls`` configuration).
 
     Parameters
     ----------
@@ -205,7 +238,7 @@ def start_client(
     Examples
     --------
     >>> with start_client(workers=1) as client:            # doctest: +SKIP
-    ...     client.scheduler_info()["address"].startswith("tcp://127.0.0.1")
+    ...     client.scheduler_info()["address"].startswith("tls://127.0.0.1")
     True
     """
     from distributed import Client, LocalCluster
@@ -230,6 +263,8 @@ def start_client(
             threads_per_worker=threads_per_worker,
             processes=True,
             host="127.0.0.1",
+            protocol="tls",
+            security=local_security(),
             dashboard_address="127.0.0.1:0" if dashboard else None,
             memory_limit=memory_limit,
             silence_logs=logging.ERROR if quiet else logging.WARNING,
@@ -250,6 +285,7 @@ __all__ = [
     "ModelPreloader",
     "available_cores",
     "configure_tensorflow_threads",
+    "local_security",
     "register_model",
     "start_client",
     "tensorflow_threads_env",

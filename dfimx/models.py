@@ -50,10 +50,24 @@ def file_sha256(path: str | os.PathLike) -> str:
 def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True) -> Any:
     """Load a ``.keras`` file (safe mode by default), a legacy ``.h5`` or a SavedModel dir.
 
+    Safe mode refuses what could run code of the file's author: Keras layers that carry
+    Python code (``Lambda``) and every TensorFlow SavedModel, whose graph may hold any
+    TensorFlow op (writing files, for one) and which no loader can check; load those only
+    from trusted sources, with ``safe_mode=False``.
+
     Raises
     ------
     InputError
-        When the file does not exist or cannot be read as a model.
+        When the file does not exist, cannot be read as a model, or is refused by safe mode.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> saved = Path(tempfile.mkdtemp()); _ = (saved / "saved_model.pb").write_bytes(b"")
+    >>> load_keras_model(saved)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dfimx.errors.InputError: ...: a TensorFlow SavedModel can run any TensorFlow op ...
     """
     import keras
 
@@ -65,6 +79,13 @@ def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True) -> Any:
             if not (p / "saved_model.pb").exists():
                 raise InputError(
                     f"{p}: directory is not a TensorFlow SavedModel (no saved_model.pb)"
+                )
+            if safe_mode:
+                raise InputError(
+                    f"{p}: a TensorFlow SavedModel can run any TensorFlow op (write files, "
+                    "...), which safe mode cannot check; load it with safe_mode=False only "
+                    "if you trust it",
+                    option="safe_mode",
                 )
             layer = keras.layers.TFSMLayer(str(p), call_endpoint="serving_default")
             import tensorflow as tf

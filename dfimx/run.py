@@ -83,6 +83,8 @@ def statistics_pass(
     path: str, settings: Settings, *, storage_options: dict[str, Any] | None = None
 ) -> None:
     """Add p-values and q-values from the stored null to the store at ``path``."""
+    if settings.null == "none":  # no null scores: nothing to add (and no need to open it)
+        return
     ds = open_result(path, allow_incomplete=True, storage_options=storage_options)
     if "null_interaction_score" not in ds:
         return
@@ -120,6 +122,7 @@ def run_dfim(
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     command: str | None = None,
     config: dict[str, Any] | None = None,
@@ -127,6 +130,11 @@ def run_dfim(
     **options: Any,
 ) -> str:
     """Sequences + plan + model -> a finished Zarr store (with p/q-values when a null is run).
+
+    The input files (model, FASTA, elements or mut_dict) are hashed before they are read
+    and again before the store is marked complete: if one changed during the run, the
+    run refuses to finish (:class:`InputError` naming the file; the store stays
+    incomplete and a resume starts it again).
 
     Parameters
     ----------
@@ -143,6 +151,10 @@ def run_dfim(
     workers, scheduler
         Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to an
         existing scheduler; with neither, the active Dask scheduler is used.
+    resume, overwrite
+        Continue an interrupted store (recomputing missing or damaged regions); replace
+        an unfinished one.  A finished dfimx store at ``output`` is replaced by a plain
+        run, on success only (see :func:`dfimx.store.write_store`).
     storage_options
         fsspec options for a remote ``output`` (credentials, endpoint).
     **options
@@ -155,6 +167,12 @@ def run_dfim(
     """
     settings = dataclasses.replace(settings or Settings(), **options).validate()
     spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    inputs = {"model": spec.path}
+    for key, value in (("fasta", sequences_input), ("elements", elements),
+                       ("mut_dict", mut_dict)):
+        if isinstance(value, (str, os.PathLike)):
+            inputs[key] = str(value)
+    started = provenance(command, inputs)  # hashed before anything is read
     ds = sequences.as_dataset(sequences_input, length=length,
                               chunk_size=chunk_size or sequences.DEFAULT_CHUNK_SIZE)
     ds = plan_dataset(ds, elements=elements, mut_dict=mut_dict, scan=scan)
@@ -162,18 +180,13 @@ def run_dfim(
         # a dataset given by the caller keeps its chunks
         ds = rechunk_seq(ds, auto_chunk_size(ds.sizes["mutation"], ds.sizes["position"]))
     result = compute_dfim(ds, spec, settings=settings, batch_size=batch_size)
-    inputs = {"model": spec.path}
-    for key, value in (("fasta", sequences_input), ("elements", elements),
-                       ("mut_dict", mut_dict)):
-        if isinstance(value, (str, os.PathLike)):
-            inputs[key] = str(value)
-    result.attrs.update(provenance(command, inputs))
+    result.attrs.update(started)
     if config:
         result.attrs["config"] = json.dumps(config, sort_keys=True, default=str)
     if scan is not None:
         result.attrs["scan"] = scan if isinstance(scan, str) else f"{scan[0]}:{scan[1]}"
     return execute(result, output, spec=spec, settings=settings, workers=workers,
-                   scheduler=scheduler, resume=resume, progress=progress,
+                   scheduler=scheduler, resume=resume, overwrite=overwrite, progress=progress,
                    storage_options=storage_options)
 
 
@@ -186,13 +199,16 @@ def execute(
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     storage_options: dict[str, Any] | None = None,
 ) -> str:
     """Write a lazy result and its statistics, on a cluster when ``workers``/``scheduler``.
 
     Starts a loopback ``LocalCluster`` (or connects to ``scheduler``) with the model
-    preloaded on every worker; otherwise the active Dask scheduler is used.
+    preloaded on every worker; otherwise the active Dask scheduler is used.  Before the
+    store is marked complete the input files recorded in ``result.attrs`` are hashed
+    again (:func:`check_inputs`).
 
     Examples
     --------
@@ -207,14 +223,53 @@ def execute(
         ctx = contextlib.nullcontext()
     with ctx:
         return write_store(
-            result, output, resume=resume, progress=progress,
+            result, output, resume=resume, overwrite=overwrite, progress=progress,
             finalize=lambda p: statistics_pass(p, settings, storage_options=storage_options),
+            before_complete=lambda p: check_inputs(result.attrs),
             storage_options=storage_options,
         )
 
 
+def check_inputs(attrs: Mapping[str, Any]) -> None:
+    """Raise :class:`InputError` if an input file changed since :func:`provenance` hashed it.
+
+    ``attrs`` holds ``inputs`` (role -> path) and ``inputs_sha256`` (role -> hash), as
+    :func:`provenance` writes them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> f = Path(tempfile.mkdtemp()) / "s.fa"
+    >>> _ = f.write_text(">a\\nACGT\\n")
+    >>> attrs = provenance("dfimx run", {"fasta": str(f)})
+    >>> check_inputs(attrs)
+    >>> _ = f.write_text(">a\\nTTTT\\n")
+    >>> check_inputs(attrs)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dfimx.errors.InputError: ...s.fa: the fasta file changed during the run (...); ...
+    """
+    inputs = json.loads(attrs.get("inputs") or "{}")
+    hashes = json.loads(attrs.get("inputs_sha256") or "{}")
+    for role, path in sorted(inputs.items()):
+        if role not in hashes:
+            continue
+        now = file_sha256(path) if Path(path).exists() else None
+        if now != hashes[role]:
+            state = f"sha256 {now[:12]} now" if now else "it is gone"
+            raise InputError(
+                f"{path}: the {role} file changed during the run (sha256 {hashes[role][:12]} "
+                f"when it started, {state}); refusing to mark the store complete: rerun "
+                "once the inputs stay as they are"
+            )
+
+
 def provenance(command: str | None = None, inputs: dict[str, str] | None = None) -> dict:
-    """Provenance attrs: version, command, creation time, input files and their hashes."""
+    """Provenance attrs: version, command, creation time, input files and their hashes.
+
+    Files and SavedModel directories are hashed (:func:`dfimx.models.file_sha256`).
+    """
     attrs: dict[str, Any] = {
         "dfimx_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -222,7 +277,7 @@ def provenance(command: str | None = None, inputs: dict[str, str] | None = None)
     }
     if inputs:
         attrs["inputs"] = json.dumps(inputs, sort_keys=True)
-        hashes = {k: file_sha256(v) for k, v in inputs.items() if v and Path(v).is_file()}
+        hashes = {k: file_sha256(v) for k, v in inputs.items() if v and Path(v).exists()}
         attrs["inputs_sha256"] = json.dumps(hashes, sort_keys=True)
     return attrs
 
@@ -263,6 +318,7 @@ def scan_variants(
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     command: str | None = None,
     config: dict[str, Any] | None = None,
@@ -309,8 +365,9 @@ def scan_variants(
     workers, scheduler
         Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to a
         scheduler; with neither the active Dask scheduler is used.
-    resume, progress, command, config, storage_options
-        As in :func:`dfimx.run.run_dfim`.
+    resume, overwrite, progress, command, config, storage_options
+        As in :func:`dfimx.run.run_dfim` (the genome, VCF, motifs and model are hashed
+        at the start and checked again before the store is marked complete).
     **options
         Overrides of :class:`dfimx.settings.Settings` fields (``method``, ``null``,
         ``null_draws``, ``pvalue``, ``null_level``, ``seed``, ...).
@@ -352,6 +409,10 @@ def scan_variants(
         raise InputError(f"p_value_threshold must lie in (0, 1], got {p_value_threshold}",
                          option="p_value_threshold")
     spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    inputs = {"model": spec.path, "genome": os.fspath(genome), "vcf": os.fspath(vcf)}
+    if isinstance(motifs, (str, os.PathLike)):
+        inputs["motifs"] = os.fspath(motifs)
+    started = provenance(command, inputs)  # hashed before anything is read
     scorer = spec.load()
     if window is None:
         if scorer.input_length is None:
@@ -379,18 +440,16 @@ def scan_variants(
     )
     result = compute_dfim(ds, spec, settings=settings, batch_size=batch_size)
     result["interaction_profile"] = result["interaction_profile"].where(result["window_valid"])
-    inputs = {"model": spec.path, "genome": os.fspath(genome), "vcf": os.fspath(vcf)}
-    if isinstance(motifs, (str, os.PathLike)):
-        inputs["motifs"] = os.fspath(motifs)
-    result.attrs.update(provenance(command, inputs))
+    result.attrs.update(started)
     result.attrs.update(_report_attrs(report))
     result.attrs.update({"mutation_mode": "variant", "on_ref_mismatch": on_ref_mismatch})
     if config:
         result.attrs["config"] = json.dumps(config, sort_keys=True, default=str)
     return execute(result, output, spec=spec, settings=settings, workers=workers,
-                   scheduler=scheduler, resume=resume, progress=progress,
+                   scheduler=scheduler, resume=resume, overwrite=overwrite, progress=progress,
                    storage_options=storage_options)
 
 
-__all__ = ["CHUNK_BUDGET", "DEFAULT_VARIANT_METHOD", "auto_chunk_size", "execute", "provenance",
-           "rechunk_seq", "run_dfim", "scan_variants", "statistics_pass"]
+__all__ = ["CHUNK_BUDGET", "DEFAULT_VARIANT_METHOD", "auto_chunk_size", "check_inputs",
+           "execute", "provenance", "rechunk_seq", "run_dfim", "scan_variants",
+           "statistics_pass"]

@@ -6,6 +6,11 @@ files indexed by pyfaidx are read lazily, chunk by chunk, where the chunk is
 computed (on a Dask worker); the client only holds record names and lengths.
 FASTA files are opened and streamed by :mod:`dfimx.io.fasta`.
 
+With ``length``, every record is centre-cropped or N-padded to that many positions and the
+dataset also holds ``seq_offset`` (the record position of window position 0: positive when
+cropped, negative when padded) and ``seq_length`` (the record's own length), so that the
+plans (:mod:`dfimx.plans`) read coordinates in the record's frame.
+
 Examples
 --------
 >>> ds = from_strings(["ACGTN", "ttgca"], ids=["a", "b"])
@@ -27,7 +32,8 @@ import xarray as xr
 
 from dfimx.alphabet import BASE_LOOKUP, BASES, codes_to_onehot
 from dfimx.errors import InputError
-from dfimx.io.fasta import all_bytes_valid, is_plain_gzip, open_fasta, stream_fasta
+from dfimx.io.compressed import bgzf_indexable, check_bgzf_complete, is_bgzf, is_plain_gzip
+from dfimx.io.fasta import all_bytes_valid, first_invalid_line, open_fasta, stream_fasta
 from dfimx.variables import create_variable, string_array
 
 DEFAULT_CHUNK_SIZE = 256
@@ -58,30 +64,69 @@ def encode(seq: str, *, source: str = "<string>", record: str = "?") -> np.ndarr
     return codes
 
 
+def fit_offset(n: int, length: int) -> int:
+    """Record position of window position 0 when ``n`` bases are centre-fitted to ``length``.
+
+    Positive when the record is cropped (bases cut on the left), negative when it is padded
+    (Ns added on the left); a record position ``p`` is window position ``p - offset``.
+
+    Examples
+    --------
+    >>> fit_offset(10, 4), fit_offset(2, 5), fit_offset(4, 4)
+    (3, -1, 0)
+    """
+    return (n - length) // 2 if n >= length else -((length - n) // 2)
+
+
 def fit_length(codes: np.ndarray, length: int) -> np.ndarray:
     """Centre-crop or centre-pad (with N = -1) a code vector to ``length``.
+
+    Window position ``i`` holds record position ``i + fit_offset(len(codes), length)``.
 
     Examples
     --------
     >>> fit_length(np.array([0, 1, 2, 3]), 2).tolist()
     [1, 2]
-    >>> fit_length(np.array([0, 1]), 4).tolist()
-    [-1, 0, 1, -1]
+    >>> fit_length(np.array([0, 1]), 4).tolist(), fit_length(np.array([0, 1]), 3).tolist()
+    ([-1, 0, 1, -1], [0, 1, -1])
     """
     n = len(codes)
+    offset = fit_offset(n, length)
     if n >= length:
-        start = (n - length) // 2
-        return codes[start : start + length]
+        return codes[offset : offset + length]
     out = np.full(length, -1, dtype=codes.dtype)
-    left = (length - n) // 2
-    out[left : left + n] = codes
+    out[-offset : -offset + n] = codes
     return out
+
+
+def _check_length(length: int | None) -> None:
+    if length is None:
+        return
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise InputError(f"length must be a positive integer, got {length!r}", option="length")
+
+
+def _fitted(ds: xr.Dataset, lengths: Sequence[int], length: int | None) -> xr.Dataset:
+    """Add ``seq_offset`` and ``seq_length`` when the records were fitted to ``length``."""
+    if length is None:
+        return ds
+    lengths = np.asarray(lengths, dtype=np.int64)
+    offsets = np.array([fit_offset(int(n), length) for n in lengths], dtype=np.int64)
+    return ds.assign(seq_offset=create_variable("seq_offset", offsets),
+                     seq_length=create_variable("seq_length", lengths))
+
+
+def _check_nonempty(lengths: Sequence[int], names: Sequence[str], source: str) -> None:
+    empty = np.flatnonzero(np.asarray(lengths) == 0)
+    if empty.size:
+        raise InputError(f"{source}: record {names[int(empty[0])]!r} is empty (no bases)")
 
 
 def _check_lengths(lengths: Sequence[int], names: Sequence[str], source: str) -> int:
     lengths = np.asarray(lengths)
     if lengths.size == 0:
         raise InputError(f"{source}: no sequences")
+    _check_nonempty(lengths, names, source)
     if (lengths != lengths[0]).any():
         i = int(np.flatnonzero(lengths != lengths[0])[0])
         raise InputError(
@@ -168,20 +213,37 @@ def from_strings(
 ) -> xr.Dataset:
     """Dataset from DNA strings (case-insensitive; N and IUPAC codes become all-zero rows).
 
+    With ``length``, each string is centre-cropped or N-padded to it, and ``seq_offset`` /
+    ``seq_length`` record where each window lies in its string.
+
     Examples
     --------
-    >>> from_strings(["ACGT", "A"], length=4).seq_onehot.sum(("position", "base")).values.tolist()
-    [4, 1]
+    >>> ds = from_strings(["ACGTAC", "A"], length=4)
+    >>> ds.seq_onehot.sum(("position", "base")).values.tolist(), ds.seq_offset.values.tolist()
+    ([4, 1], [1, -1])
     """
     ids = [f"seq{i}" for i in range(len(seqs))] if ids is None else [str(i) for i in ids]
     if len(ids) != len(seqs):
         raise InputError(f"<strings>: {len(ids)} ids for {len(seqs)} sequences")
-    codes = [encode(s, record=i) for s, i in zip(seqs, ids, strict=True)]
+    _check_length(length)
+    return _from_records(ids, list(seqs), "<strings>", length, chunk_size)
+
+
+def _from_records(names: list[str], seqs: list[str], source: str, length: int | None,
+                  chunk_size: int) -> xr.Dataset:
+    """Dataset from sequences held in memory (strings, a streamed gzip FASTA)."""
+    _check_ids(names, source)
+    if not names:
+        raise InputError(f"{source}: no sequences")
+    lengths = [len(s) for s in seqs]
     if length is None:
-        _check_lengths([len(c) for c in codes], ids, "<strings>")
+        _check_lengths(lengths, names, source)
     else:
+        _check_nonempty(lengths, names, source)
+    codes = [encode(s, source=source, record=n) for s, n in zip(seqs, names, strict=True)]
+    if length is not None:
         codes = [fit_length(c, length) for c in codes]
-    return from_codes(np.stack(codes), ids, chunk_size=chunk_size)
+    return _fitted(from_codes(np.stack(codes), names, chunk_size=chunk_size), lengths, length)
 
 
 # --------------------------------------------------------------------------- FASTA
@@ -208,7 +270,9 @@ def from_fasta(
 
     Plain and bgzipped files are indexed with pyfaidx and read lazily chunk by chunk
     (on the worker that computes the chunk).  A plain-gzip file cannot be read at
-    random and is decoded into memory; compress large files with ``bgzip``.
+    random and is decoded into memory; compress large files with ``bgzip`` (pyfaidx reads
+    those with Biopython; without it they are decoded into memory too). A truncated
+    compressed file and an empty record are errors.
 
     Parameters
     ----------
@@ -216,7 +280,8 @@ def from_fasta(
         FASTA file.
     length
         Centre-crop / N-pad every record to this length; without it all records must
-        have equal lengths.
+        have equal lengths. The dataset then also holds ``seq_offset`` and ``seq_length``
+        (see the module docstring).
     chunk_size
         Sequences per Dask chunk.
     validate
@@ -233,22 +298,16 @@ def from_fasta(
     (['a', 'b'], (2, 4, 4))
     """
     path = str(path)
+    _check_length(length)
     if not Path(path).is_file():
         raise InputError(f"{path}: FASTA file not found")
-    if is_plain_gzip(path):
-        names, seqs = [], []
-        for name, seq in stream_fasta(path):
-            names.append(name)
-            seqs.append(seq)
-        _check_ids(names, path)
-        if not names:
+    check_bgzf_complete(path, "FASTA file")
+    if is_plain_gzip(path) or (is_bgzf(path) and not bgzf_indexable()):
+        records = list(stream_fasta(path))
+        if not records:
             raise InputError(f"{path}: no FASTA records")
-        if length is None:
-            _check_lengths([len(s) for s in seqs], names, path)
-        codes = [encode(s, source=path, record=n) for s, n in zip(seqs, names, strict=True)]
-        if length is not None:
-            codes = [fit_length(c, length) for c in codes]
-        ds = from_codes(np.stack(codes), names, chunk_size=chunk_size)
+        names, seqs = [n for n, _ in records], [q for _, q in records]
+        ds = _from_records(names, seqs, path, length, chunk_size)
         ds.attrs["source_fasta"] = path
         return ds
     try:
@@ -260,15 +319,19 @@ def from_fasta(
     names = list(fa.keys())
     if not names:
         raise InputError(f"{path}: no FASTA records")
+    if validate and not all_bytes_valid(path):
+        for name in names:  # slow path: finds and names the record and position
+            encode(str(fa[name][:]), source=path, record=name)
+        where = first_invalid_line(path)  # what no record shows (a lone carriage return)
+        if where is not None:
+            raise InputError(f"{path}: {where}")
     lengths = [len(fa[n]) for n in names]
     if length is None:
         length = _check_lengths(lengths, names, path)
         crop = False
     else:
+        _check_nonempty(lengths, names, path)
         crop = True
-    if validate and not all_bytes_valid(path):
-        for name in names:  # slow path: finds and names the record and position
-            encode(str(fa[name][:]), source=path, record=name)
     names_arr = da.from_array(string_array(names), chunks=chunk_size)
     onehot = names_arr.map_blocks(
         _read_fasta_block,
@@ -280,7 +343,8 @@ def from_fasta(
         dtype=np.uint8,
         meta=np.empty((0, 0, 0), np.uint8),
     )
-    return _dataset(onehot, names, {"source_fasta": path})
+    ds = _dataset(onehot, names, {"source_fasta": path})
+    return _fitted(ds, lengths, length if crop else None)
 
 
 def as_dataset(

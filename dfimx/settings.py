@@ -19,6 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from dfimx.alphabet import DEFAULT_GC
 from dfimx.attribution import METHODS, REFERENCES
 from dfimx.dfim.maps import REDUCTIONS
@@ -89,7 +91,7 @@ class Settings:
 
     def validate(self) -> Settings:
         """Check every field; returns the settings with the method's default reference."""
-        if self.method not in METHODS:
+        if not isinstance(self.method, str) or self.method not in METHODS:
             raise InputError(f"method: unknown method {self.method!r}; choose one of "
                              f"{sorted(METHODS)}", option="method")
         if self.reference is None:
@@ -102,11 +104,24 @@ class Settings:
         _choice("null", self.null, NULL_KINDS)
         _choice("pvalue", self.pvalue, PVALUE_KINDS)
         _choice("null_level", self.null_level, NULL_LEVELS)
+        for name in _INTEGERS:
+            _integer(name, getattr(self, name))
+        for name in _BOOLEANS:
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}",
+                                 option=name)
         if self.null != "none" and self.null_draws < 1:
             raise InputError("null_draws must be at least 1 (or null='none')",
                              option="null_draws")
+        at_least_one("n_references", self.n_references)
+        at_least_one("n_shuffles", self.n_shuffles)
+        if isinstance(self.gc, bool) or not isinstance(self.gc, (int, float, np.number)):
+            raise InputError(f"gc must be a number, got {self.gc!r}", option="gc")
         if not 0.0 <= self.gc <= 1.0:
             raise InputError("gc must lie between 0 and 1", option="gc")
+        options = dict(self.method_options)
+        if "steps" in options:
+            at_least_one("steps", options["steps"])
         return self
 
     def as_attrs(self) -> dict[str, Any]:
@@ -116,10 +131,68 @@ class Settings:
         return out
 
 
+#: Fields that hold whole numbers, and fields that hold true/false.
+_INTEGERS = ("n_references", "n_shuffles", "null_draws", "seed")
+_BOOLEANS = ("keep_delta", "keep_importance", "keep_null", "null_keep_sources")
+
+
+def _integer(option: str, value: Any) -> None:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InputError(f"{option} must be a whole number, got {value!r}", option=option)
+
+
+def at_least_one(option: str, value: Any) -> None:
+    """Raise :class:`InputError` (``option=option``) unless ``value`` is a whole number >= 1.
+
+    Examples
+    --------
+    >>> at_least_one("batch_size", 4)
+    >>> at_least_one("chunk_size", -5)
+    Traceback (most recent call last):
+    ...
+    dfimx.errors.InputError: chunk_size must be at least 1, got -5
+    >>> at_least_one("steps", 2.5)
+    Traceback (most recent call last):
+    ...
+    dfimx.errors.InputError: steps must be a whole number, got 2.5
+    """
+    _integer(option, value)
+    if value < 1:
+        raise InputError(f"{option} must be at least 1, got {value}", option=option)
+
+
+def check_execution(
+    *, chunk_size: int | None = None, batch_size: int | None = None,
+    workers: int | None = None,
+) -> None:
+    """Check the run-level choices that do not change the numbers (None: not given).
+
+    ``chunk_size`` (sequences per task and region) and ``batch_size`` (rows per model
+    call) must be at least 1, ``workers`` (local worker processes; 0 runs in this process)
+    at least 0.
+
+    Examples
+    --------
+    >>> check_execution(chunk_size=64, batch_size=256)
+    >>> check_execution(batch_size=0)
+    Traceback (most recent call last):
+    ...
+    dfimx.errors.InputError: batch_size must be at least 1, got 0
+    """
+    for option, value in (("chunk_size", chunk_size), ("batch_size", batch_size)):
+        if value is not None:
+            at_least_one(option, value)
+    if workers is not None:
+        _integer("workers", workers)
+        if workers < 0:
+            raise InputError(f"workers must be at least 0, got {workers}", option="workers")
+
+
 def _choice(option: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise InputError(f"{option}: unknown value {value!r}; choose one of {list(choices)}",
                          option=option)
 
 
-__all__ = ["DEFAULT_REFERENCES", "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS", "Settings"]
+__all__ = ["DEFAULT_REFERENCES", "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS", "Settings",
+           "at_least_one", "check_execution"]

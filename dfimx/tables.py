@@ -51,14 +51,19 @@ import pandas as pd
 import xarray as xr
 
 from dfimx.alphabet import BASES, onehot_to_codes
+from dfimx.errors import InputError
 from dfimx.stats import pair_summary
 from dfimx.stats.pairs import PAIR_KEYS
 from dfimx.store import open_result
 from dfimx.variables import STR, validate
 
 __all__ = [
-    "COLUMNS", "block_rows", "export_table", "iter_rows", "to_dataframe", "write_pair_summary",
+    "COLUMNS", "TABLE_FORMATS", "block_rows", "export_table", "iter_rows", "table_format",
+    "to_dataframe", "write_pair_summary",
 ]
+
+#: Table formats by file suffix (any case): tab- or comma-separated text, or Parquet.
+TABLE_FORMATS = {".tsv": "tsv", ".txt": "tsv", ".csv": "csv", ".parquet": "parquet"}
 
 #: Store variables every table needs.
 _REQUIRED = [
@@ -166,6 +171,11 @@ def block_rows(block: xr.Dataset, *, indices: bool = False) -> pd.DataFrame:
             values = np.full(s.size, np.nan) if column in ("p_value", "q_value") else None
         if values is not None:
             frame[column] = values
+    if "seq_offset" in block:  # records fitted to a length: coordinates in the record's frame
+        offset = block["seq_offset"].values[s]
+        for column in ("source_start", "source_end", "target_start", "target_end"):
+            if column in frame:
+                frame[column] = frame[column] + offset
     if "target_start" in block.data_vars and "target_chrom" in block:
         frame["target_chrom"] = block["target_chrom"].values[s].astype(object)
         frame["target_genome_start"] = block["target_start"].values[s, r]
@@ -202,19 +212,34 @@ def iter_rows(ds: xr.Dataset, *, rows_per_block: int = 1024) -> Iterator[pd.Data
     >>> for frame in iter_rows(open_result("out.zarr")):          # doctest: +SKIP
     ...     print(len(frame))
     """
-    validate(ds, _REQUIRED, [v for v in _STATISTICS + _SYMMETRIC if v in ds])
+    names = _table_variables(ds)
     n = ds.sizes["seq"]
     chunks = ds["interaction_score"].chunks
     chunk = chunks[0][0] if chunks else n
     step = max(1, min(n, chunk * max(1, rows_per_block // max(1, chunk))))
-    names = [v for v in _REQUIRED + list(_STATISTICS + _SYMMETRIC) + _VARIANT_COLUMNS
-             + _VARIANT_TARGETS if v in ds]
-    if ds.attrs.get("plan") == "scan":
-        names.append("seq_onehot")
     for lo in range(0, n, step):
         block = ds[names].isel(seq=slice(lo, lo + step)).compute()
         if not np.isnan(block["interaction_score"].values).all():
             yield block_rows(block)
+
+
+def _table_variables(ds: xr.Dataset) -> list[str]:
+    """The variables of ``ds`` the table reads (after checking those it needs)."""
+    validate(ds, _REQUIRED, [v for v in _STATISTICS + _SYMMETRIC if v in ds])
+    names = [v for v in _REQUIRED + list(_STATISTICS + _SYMMETRIC) + _VARIANT_COLUMNS
+             + _VARIANT_TARGETS + ["seq_offset"] if v in ds]
+    if ds.attrs.get("plan") == "scan":
+        names.append("seq_onehot")
+    return names
+
+
+def _no_rows(ds: xr.Dataset) -> pd.DataFrame:
+    """The table of ``ds`` without rows: its columns, with their types."""
+    if ds.sizes["seq"] == 0:
+        return pd.DataFrame(columns=COLUMNS)
+    block = ds[_table_variables(ds)].isel(seq=slice(0, 1)).compute()
+    block["interaction_score"] = block["interaction_score"] * np.nan
+    return block_rows(block)
 
 
 def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
@@ -231,43 +256,114 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def table_format(path: str | os.PathLike) -> str:
+    """The format of a table file from its suffix: ``tsv``, ``csv`` or ``parquet``.
+
+    Raises
+    ------
+    InputError
+        For any other suffix (see :data:`TABLE_FORMATS`).
+
+    Examples
+    --------
+    >>> table_format("t.TSV"), table_format("t.txt"), table_format("t.parquet")
+    ('tsv', 'tsv', 'parquet')
+    >>> table_format("t.xlsx")
+    Traceback (most recent call last):
+    ...
+    dfimx.errors.InputError: t.xlsx: unknown table suffix '.xlsx'; use .tsv, .txt, .csv or .parquet
+    """
+    suffix = Path(str(path)).suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        what = f"unknown table suffix {suffix!r}" if suffix else "no table suffix"
+        raise InputError(f"{path}: {what}; use .tsv, .txt, .csv or .parquet")
+    return TABLE_FORMATS[suffix]
+
+
+def _write_table(frames: Any, out: str, fmt: str, empty: Any) -> int:
+    """Write ``frames`` (an iterable of DataFrames) to ``out`` through ``out.partial``.
+
+    ``empty()`` gives the (row-less) frame written when there are none; returns the rows.
+    """
+    tmp = out + ".partial"
+    rows = 0
+    try:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+            for frame in frames:
+                table = pa.Table.from_pandas(
+                    frame, preserve_index=False, schema=None if writer is None else writer.schema)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows += len(frame)
+            if writer is None:
+                pq.write_table(pa.Table.from_pandas(empty(), preserve_index=False), tmp)
+            else:
+                writer.close()
+        else:
+            sep = "," if fmt == "csv" else "\t"
+            with open(tmp, "w") as fh:
+                header = True
+                for frame in frames:
+                    frame.to_csv(fh, sep=sep, index=False, header=header,
+                                 float_format="%.6g", na_rep="")
+                    header = False
+                    rows += len(frame)
+                if header:
+                    empty().to_csv(fh, sep=sep, index=False)
+        os.replace(tmp, out)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{out}: cannot write the table: {exc.strerror or exc}") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return rows
+
+
 def export_table(
     store: str | os.PathLike | xr.Dataset,
     out: str | os.PathLike,
     *,
     rows_per_block: int = 1024,
 ) -> int:
-    """Write the tidy table (TSV, or CSV when ``out`` ends in .csv) and return the row count.
+    """Write the tidy table and return the row count.
 
-    The file is written to a temporary name and renamed when complete.
+    The format follows the suffix of ``out`` (:func:`table_format`): ``.tsv``/``.txt``
+    tab-separated, ``.csv`` comma-separated (floats to 6 significant digits in both),
+    ``.parquet`` Parquet (pyarrow; the values as stored).  The file is written to a
+    temporary name and renamed when complete.
+
+    Raises
+    ------
+    InputError
+        For an unknown suffix, a store that cannot be read, or an output that cannot be
+        written.
 
     Examples
     --------
     >>> export_table("out.zarr", "interactions.tsv")  # doctest: +SKIP
     1200
+    >>> export_table("out.zarr", "interactions.parquet")  # doctest: +SKIP
+    1200
     """
     ds = store if isinstance(store, xr.Dataset) else open_result(store)
     out = str(out)
-    sep = "," if out.endswith(".csv") else "\t"
-    tmp = out + ".partial"
-    rows = 0
-    header = True
-    with open(tmp, "w") as fh:
-        for frame in iter_rows(ds, rows_per_block=rows_per_block):
-            frame.to_csv(fh, sep=sep, index=False, header=header, float_format="%.6g",
-                         na_rep="")
-            header = False
-            rows += len(frame)
-        if header:
-            fh.write(sep.join(COLUMNS) + "\n")
-    os.replace(tmp, out)
-    return rows
+    fmt = table_format(out)
+    return _write_table(iter_rows(ds, rows_per_block=rows_per_block), out, fmt,
+                        lambda: _no_rows(ds))
 
 
 def write_pair_summary(
     store: str | os.PathLike | xr.Dataset, table_path: str | os.PathLike
 ) -> str | None:
-    """Write ``<table stem>.pair_summary.tsv`` beside the tidy table (when q-values exist).
+    """Write ``<table stem>.pair_summary.<suffix>`` beside the tidy table (when q-values exist).
+
+    The file has the table's suffix and format (:func:`table_format`).
 
     One row per (source name, target name, task): :func:`dfimx.stats.pair_summary` (tests,
     mean and exact median score, tests and fraction with q < 0.05); for element plans
@@ -282,11 +378,12 @@ def write_pair_summary(
     'interactions.pair_summary.tsv'
     """
     ds = store if isinstance(store, xr.Dataset) else open_result(store)
+    fmt = table_format(table_path)
     if "interaction_q_value" not in ds:
         return None
     table_path = Path(table_path)
-    stem = table_path.name.rsplit(".", 1)[0]
-    out = table_path.with_name(f"{stem}.pair_summary.tsv")
+    stem, suffix = table_path.name.rsplit(".", 1)
+    out = table_path.with_name(f"{stem}.pair_summary.{suffix}")
     summary = pair_summary(ds)
     if "symmetric_q_value" in ds:
         sym = pair_summary(ds, score="symmetric_score", q_value="symmetric_q_value")
@@ -295,7 +392,6 @@ def write_pair_summary(
                          .replace("_significant", "_symmetric_significant"))
         summary = summary.merge(sym, on=PAIR_KEYS, how="left")
     summary = summary.sort_values("median_score", ascending=False, key=abs)
-    tmp = out.with_name(out.name + ".partial")
-    summary.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    os.replace(tmp, out)
+    summary = summary.reset_index(drop=True)
+    _write_table([summary] if len(summary) else [], str(out), fmt, lambda: summary)
     return str(out)

@@ -108,6 +108,8 @@ seq_onehot = _spec("seq_onehot", SPB, "uf",
                    long_name="one-hot sequence")
 seq_length = _spec("seq_length", S, "iu",
                    "Number of real positions of each sequence (before padding).", units="bp")
+seq_offset = _spec("seq_offset", S, "i", "Record position of window position 0 (> 0 where "
+                   "cropped, < 0 where padded).", long_name="window offset in the record", units=BP)
 # plans: sources and targets
 mutation_start = _spec("mutation_start", SM, "i", "0-based start of the source interval.",
                        units=BP)

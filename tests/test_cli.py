@@ -52,6 +52,21 @@ def _bad_cases(oracle_files, tmp_path):
         (["--fasta", fa, "--elements", el, "--null-level", "seq"], "--null-level: unknown value"),
         (["--fasta", fa, "--elements", el, "--task", "nope"], "task 'nope' not found"),
         (["--fasta", str(tmp_path / "missing.fa"), "--elements", el], "FASTA file not found"),
+        # finding 10: ranges refused up front (they gave tracebacks or were ignored)
+        (["--fasta", fa, "--elements", el, "--chunk-size", "-5"],
+         "--chunk-size must be at least 1, got -5"),
+        (["--fasta", fa, "--elements", el, "--mutation", "shuffle", "--n-shuffles", "0"],
+         "--n-shuffles must be at least 1, got 0"),
+        (["--fasta", fa, "--elements", el, "--method", "integrated_gradients", "--steps", "0"],
+         "--steps must be at least 1, got 0"),
+        (["--fasta", fa, "--elements", el, "--steps", "8"],
+         "--steps applies only to method 'integrated_gradients'"),
+        (["--fasta", fa, "--elements", el, "--batch-size", "0"],
+         "--batch-size must be at least 1, got 0"),
+        (["--fasta", fa, "--elements", el, "--method", "deepshap", "--n-references", "0"],
+         "--n-references must be at least 1, got 0"),
+        (["--fasta", fa, "--elements", el, "--workers", "-2"],
+         "--workers must be at least 0, got -2"),
     ]
 
 
@@ -95,3 +110,52 @@ def test_incomplete_store_is_refused_by_export(oracle_files, tmp_path, capsys):
     assert not (tmp_path / "t.tsv").exists()
     rc, err = _run(capsys, ["export", str(tmp_path / "none.zarr"), "-o", str(tmp_path / "t")])
     assert rc == 2 and "store not found" in err[0]
+
+
+def test_export_format_follows_the_suffix(oracle_files, tmp_path, capsys):
+    """Finding 10: `export -o x.parquet` silently wrote TSV; unknown suffixes are refused."""
+    import pandas as pd
+
+    from dfimx.store import open_result
+    from dfimx.tables import to_dataframe
+
+    store = tmp_path / "r.zarr"
+    assert main(["run", "--model", oracle_files["model"], "--fasta", oracle_files["fasta"],
+                 "--elements", oracle_files["elements"], "-o", str(store), "--null-draws", "2",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    table = to_dataframe(open_result(store))
+    assert main(["export", str(store), "-o", str(tmp_path / "t.parquet")]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), table,
+                                  check_dtype=False)
+    summary = pd.read_parquet(tmp_path / "t.pair_summary.parquet")
+    assert len(summary) and "median_score" in summary
+    assert main(["export", str(store), "-o", str(tmp_path / "t.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "t.csv")) == len(table)
+    assert (tmp_path / "t.pair_summary.csv").exists()
+    capsys.readouterr()
+    rc, err = _run(capsys, ["export", str(store), "-o", str(tmp_path / "t.xlsx")])
+    assert rc == 2 and len(err) == 1 and "unknown table suffix '.xlsx'" in err[0]
+    assert not list(tmp_path.glob("t.xlsx*")) and not list(tmp_path.glob("t.pair_summary.x*"))
+
+
+def test_scan_variants_zero_is_a_value_not_unset(monkeypatch, tmp_path):
+    """`--max-motif-targets 0` was read as "not given" (16 targets)."""
+    import dfimx.run
+
+    seen = {}
+
+    def fake_scan(*args, **kwargs):
+        seen.update(kwargs)
+        raise InputError("stop here")
+
+    from dfimx.errors import InputError
+
+    monkeypatch.setattr(dfimx.run, "scan_variants", fake_scan)
+    base = ["scan-variants", "--model", "m.keras", "--genome", "g.fa", "--vcf", "v.vcf",
+            "-o", str(tmp_path / "s.zarr")]
+    assert main(base + ["--max-motif-targets", "0", "--max-cis-variants", "0"]) == 2
+    assert (seen["max_motif_targets"], seen["max_cis_variants"]) == (0, 0)
+    assert main(base) == 2
+    assert (seen["max_motif_targets"], seen["max_cis_variants"]) == (16, 16)
+    assert seen["p_value_threshold"] == 1e-4

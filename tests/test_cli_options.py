@@ -85,3 +85,57 @@ def test_config_that_is_not_a_mapping_or_missing(tmp_path, capsys):
     assert "expected a mapping" in _last_error(capsys)[0]
     assert main(["run", "--config", str(tmp_path / "none.yaml")]) == 2
     assert "config file not found" in _last_error(capsys)[0]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # finding 10: strings are not booleans ("false" and "no" were read as true)
+        ("keep_delta: 'false'", "keep_delta: expected true or false, got 'false'"),
+        ("keep-null: 'no'", "keep-null: expected true or false, got 'no'"),
+        ("keep_importance: 0", "keep_importance: expected true or false, got 0"),
+        # numbers of the wrong type
+        ("n_shuffles: '8'", "n_shuffles: expected a whole number, got '8'"),
+        ("batch_size: 2.5", "batch_size: expected a whole number, got 2.5"),
+        ("workers: true", "workers: expected a whole number, got True"),
+        ("gc: 0.4x", "gc: expected a number, got '0.4x'"),
+        ("scan: 40:50", "scan: expected text, got 2450 (quote it"),
+        ("task: {a: 1}", "task: expected a name or index"),
+        ("output_layer: logits", "output_layer: unknown value 'logits'"),
+        # an option given twice is not silently the last one
+        ("seed: 5", "key 'seed' is given twice"),
+        ("null_draws: 5", "option 'null_draws' is given twice (as 'null-draws' and "),
+        # finding 5: only the command line grants --unsafe-model
+        ("unsafe_model: true", "'unsafe_model': unsafe_model can only be given on the command"),
+        ("unsafe-model: false", "'unsafe-model': unsafe_model can only be given"),
+        ("Unsafe_Model: yes", "'Unsafe_Model': unsafe_model can only be given"),
+        ("--unsafe-model: true", "'--unsafe-model': unsafe_model can only be given"),
+    ],
+)
+def test_config_values_are_typed(oracle_files, tmp_path, capsys, text, message):
+    out = tmp_path / "typed.zarr"
+    path = tmp_path / "typed.yaml"
+    path.write_text(yaml.safe_dump(_config(oracle_files, out)) + text + "\n")
+    assert main(["run", "--config", str(path)]) == 2
+    err = _last_error(capsys)
+    assert len(err) == 1 and err[0].startswith(f"dfimx: error: {path}: "), err
+    assert message in err[0], err
+    assert not out.exists()
+
+
+def test_config_types_read_as_meant(oracle_files, tmp_path):
+    """`task: head` is one task (not letters), `keep_delta: false` is false, `gc: 4e-1`
+    (text in YAML 1.1) is 0.4, and a bare `null:` key is the null option."""
+    out = tmp_path / "typed.zarr"
+    path = tmp_path / "typed.yaml"
+    path.write_text(
+        f"model: {oracle_files['model']}\nfasta: {oracle_files['fasta']}\n"
+        f"elements: {oracle_files['elements']}\noutput: {out}\nno_progress: true\n"
+        "null: none\ntask: head\nkeep_delta: false\ngc: 4e-1\n")
+    assert main(["run", "--config", str(path)]) == 0
+    ds = open_result(out)
+    assert ds.task.values.tolist() == ["head"]
+    assert "delta" not in ds
+    settings = json.loads(ds.attrs["dfimx_settings"])
+    assert (settings["gc"], settings["null"], settings["keep_delta"]) == (0.4, "none", False)
+    assert json.loads(ds.attrs["config"])["task"] == ["head"]

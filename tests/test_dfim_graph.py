@@ -44,3 +44,12 @@ def test_an_unplanned_dataset_is_refused(oracle_files):
         compute_dfim(ds, oracle_files["model"])
     with pytest.raises(InputError, match="unknown method"):
         compute_dfim(ds, oracle_files["model"], method="nope")
+
+
+def test_ranges_are_refused_before_anything_runs(oracle_files):
+    ds = dfimx.plan_elements(dfimx.from_fasta(oracle_files["fasta"]), oracle_files["elements"])
+    with pytest.raises(InputError, match="batch_size must be at least 1, got 0") as err:
+        compute_dfim(ds, oracle_files["model"], batch_size=0)
+    assert err.value.option == "batch_size"
+    with pytest.raises(InputError, match="n_shuffles must be at least 1, got 0"):
+        compute_dfim(ds, oracle_files["model"], mutation="shuffle", n_shuffles=0)

@@ -54,3 +54,46 @@ def test_chunking_never_changes_the_numbers(block_inputs, oracle_files):
     for name in ("interaction_score", "null_interaction_score", "mutant_prediction"):
         np.testing.assert_allclose(np.concatenate([p[name] for p in parts]), whole[name],
                                    rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_kernel_temporaries_do_not_grow_with_pairs_of_elements(monkeypatch):
+    """Finding 11a: one sequence with many elements; beyond its outputs (the (M, R) scores
+    and their null by contract), the kernel's numpy temporaries stay within its budgets
+    instead of growing with the pairs of elements (the null stacked from a list, the
+    symmetric scores built from (M, R) index arrays, each group's copies of the original).
+    """
+    import tracemalloc
+
+    from dfimx.dfim import kernel, maps
+    from dfimx.models import model_spec_for
+    from dfimx.testing import random_onehot, small_cnn
+
+    length, n_el, draws = 1000, 500, 8
+    spec = model_spec_for(small_cnn(length=length))
+    starts = np.arange(n_el)[None] * 2  # 500 one-base elements, each a source and a target
+    inputs = dict(
+        onehot=random_onehot(1, length, seed=2).astype(np.float32), seq_ids=np.array(["s"]),
+        mut_start=starts, mut_end=starts + 1, mut_alt=np.full((1, n_el), -1, np.int8),
+        mut_mask=np.ones((1, n_el), bool), resp_start=starts, resp_end=starts + 1,
+        resp_mask=np.ones((1, n_el), bool), pair_mask=None)
+    settings = Settings(method="grad_x_input", null_draws=draws).validate()
+    budget = 1 << 20
+    monkeypatch.setattr(kernel, "GROUP_BUDGET", budget, raising=False)
+    monkeypatch.setattr(maps, "TEMP_BUDGET", budget, raising=False)
+    dfim_block(**inputs, spec=spec, settings=settings, symmetric=True)  # the model traced
+    tracemalloc.start()
+    try:
+        out = dfim_block(**inputs, spec=spec, settings=settings, symmetric=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    outputs = sum(a.nbytes for a in out.values())  # ~20 MB, 16 MB of them null scores
+    assert outputs > 16 * budget
+    # the budgets, the one-byte (M, R) pair masks, one null draw's scores: nothing more
+    # (before: 29 MB, more than the outputs; now 2 MB)
+    assert peak - outputs < 4 * budget + 4 * n_el * n_el + outputs / draws
+    expect = dict(out)
+    monkeypatch.undo()
+    again = dfim_block(**inputs, spec=spec, settings=settings, symmetric=True)
+    for name, values in expect.items():  # the budgets never change a number
+        np.testing.assert_array_equal(values, again[name], err_msg=name)

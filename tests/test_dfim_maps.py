@@ -40,3 +40,23 @@ def test_symmetric_scores_average_both_directions():
     scores = np.array([[[np.nan], [1.0]], [[3.0], [np.nan]]], np.float32)[None, ..., 0][..., None]
     sym = maps.symmetric_scores(scores, *rev)
     assert sym[0, 0, 1, 0] == pytest.approx(2.0) and sym[0, 1, 0, 0] == pytest.approx(2.0)
+
+
+def test_blocks_of_the_memory_budget_change_no_number(monkeypatch):
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(5, 30, 2)).astype(np.float32)
+    rs = rng.integers(0, 25, (5, 4))
+    re = rs + rng.integers(0, 6, (5, 4))
+    start = np.array([[0, 5, 10, 15]] * 3)
+    end, mask = start + 3, np.ones((3, 4), bool)
+    rev = maps.reverse_pairs(start, end, mask, start, end, mask)
+    scores = rng.normal(size=(3, 4, 4, 2, 3)).astype(np.float32)
+    scores[:, np.arange(4), np.arange(4)] = np.nan  # self pairs are never scored
+    whole = [maps.interval_scores(values, rs, re, r) for r in maps.REDUCTIONS]
+    sym = maps.symmetric_scores(scores, *rev)
+    monkeypatch.setattr(maps, "TEMP_BUDGET", 1)  # one row (one source) at a time
+    for reduction, expect in zip(maps.REDUCTIONS, whole, strict=True):
+        np.testing.assert_array_equal(maps.interval_scores(values, rs, re, reduction), expect)
+    np.testing.assert_array_equal(maps.symmetric_scores(scores, *rev), sym)
+    assert np.isnan(sym[:, 0, 0]).all() and sym[0, 0, 1, 1, 2] == pytest.approx(
+        0.5 * (scores[0, 0, 1, 1, 2] + scores[0, 1, 0, 1, 2]))

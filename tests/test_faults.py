@@ -1,7 +1,9 @@
-"""Faults: a worker killed mid-run, and the ``dfimx run`` process killed then resumed."""
+"""Faults: a worker or the ``dfimx run`` process killed, two runs on one output, a full disk,
+a garbled chunk: each ends in a correct store or one line and exit 2, and resume repairs."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -141,3 +143,117 @@ def test_killed_run_resumes_only_missing_regions(job, tmp_path):
     pd.testing.assert_frame_equal(to_dataframe(resumed), to_dataframe(calm))
     for name in ("interaction_profile", "mutant_prediction", "prediction"):
         np.testing.assert_array_equal(resumed[name].values, calm[name].values, err_msg=name)
+
+
+def _stamps_of_store(path: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in path.rglob("*")
+            if p.is_file()}
+
+
+def test_two_runs_on_one_output_exactly_one_writes(job, tmp_path):
+    """Finding 1: a second ``dfimx run`` on the same ``-o`` is refused while the first runs."""
+    from dfimx.cli import main
+    from dfimx.store import lock_path
+
+    path = tmp_path / "run.zarr"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    first = subprocess.Popen(_cli(job, path), env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        done = _wait_for_regions(path, 1, lambda: first.poll() is not None)
+        assert done is not None, "the first run ended before the second could start"
+        first.send_signal(signal.SIGSTOP)  # hold it mid-run, lock held, store incomplete
+        try:
+            owner = json.loads(Path(lock_path(str(path))).read_text())
+            for extra in ((), ("--resume",), ("--overwrite",)):
+                proc = subprocess.run(_cli(job, path, *extra), env=env, capture_output=True,
+                                      text=True, timeout=300)
+                # TensorFlow's C++ start-up log lines aside: one dfimx line, no traceback
+                err = [line for line in proc.stderr.splitlines() if line.startswith("dfimx")]
+                assert "Traceback" not in proc.stderr, proc.stderr
+                assert proc.returncode == 2 and len(err) == 1, (extra, proc.stderr)
+                assert err[0].startswith(f"dfimx: error: {path}: in use by run "
+                                         f"{owner['run_id']} (pid {first.pid} ")
+            assert not is_complete(path)
+        finally:
+            first.send_signal(signal.SIGCONT)
+        out, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+        first.wait()
+    assert first.returncode == 0, err
+    assert out.strip() == f"wrote {path}"
+    assert not Path(lock_path(str(path))).exists()
+    assert main(_cli(job, tmp_path / "calm.zarr")[3:]) == 0
+    ds, calm = open_result(path, verify=True), open_result(tmp_path / "calm.zarr")
+    pd.testing.assert_frame_equal(to_dataframe(ds), to_dataframe(calm))
+    for name in ("interaction_profile", "mutant_prediction", "prediction", "interaction_score"):
+        np.testing.assert_array_equal(ds[name].values, calm[name].values, err_msg=name)
+    assert [r["run_id"] for r in ds.attrs["dfimx_runs"]] == [owner["run_id"]]
+
+
+def test_disk_full_mid_run_is_one_line_then_resume_finishes(job, tmp_path, capsys,
+                                                            monkeypatch):
+    """Finding 10: a full disk (simulated: the 40th chunk write fails with ENOSPC) is one line,
+    exit 2, an incomplete store, and ``--resume`` finishes it once there is space again."""
+    import errno
+
+    from zarr.storage import LocalStore
+
+    from dfimx.cli import main
+
+    real_set = LocalStore.set
+    calls = {"n": 0}
+
+    async def full(self, key, value, *args, **kw):
+        calls["n"] += 1
+        if calls["n"] >= 40 and "/c/" in key:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return await real_set(self, key, value, *args, **kw)
+
+    path = tmp_path / "run.zarr"
+    monkeypatch.setattr(LocalStore, "set", full)
+    rc = main(_cli(job, path)[3:])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith(f"dfimx: error: {path}: cannot write the store: No space left on "
+                             "device")
+    assert "--resume" in err[0]
+    assert path.exists() and not is_complete(path)
+    monkeypatch.setattr(LocalStore, "set", real_set)
+    assert main(_cli(job, path, "--resume")[3:]) == 0
+    assert main(_cli(job, tmp_path / "calm.zarr")[3:]) == 0
+    pd.testing.assert_frame_equal(to_dataframe(open_result(path, verify=True)),
+                                  to_dataframe(open_result(tmp_path / "calm.zarr")))
+
+
+def test_a_garbled_chunk_is_one_line_for_every_reader_and_resume_repairs_it(job, tmp_path,
+                                                                             capsys):
+    """Findings 2 and 10: a chunk overwritten with garbage of the same size is refused with one
+    line naming the variable and region by export and report; resume recomputes that region
+    only."""
+    from dfimx.cli import main
+
+    path = tmp_path / "run.zarr"
+    assert main(_cli(job, path)[3:]) == 0
+    calm = to_dataframe(open_result(path))
+    chunk = path / "interaction_score" / "c" / "5" / "0" / "0" / "0"
+    chunk.write_bytes(bytes(reversed(chunk.read_bytes())))
+    capsys.readouterr()
+    for argv in (["export", str(path), "-o", str(tmp_path / "t.tsv")],
+                 ["report", str(path), "-o", str(tmp_path / "r.html")],
+                 ["check", str(path)]):
+        rc = main(argv)
+        captured = capsys.readouterr()
+        lines = [x for x in (captured.err + captured.out).splitlines() if x.strip()
+                 and not x.startswith("wrote")]
+        assert rc == 2 and len(lines) == 1, (argv, lines)
+        assert "variable 'interaction_score' region 5 (sequences 10-11)" in lines[0], lines
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "t.tsv").exists()
+    others = {p: s for p, s in _stamps_of_store(path).items()
+              if "/c/5" not in p and "dfimx_inventory" not in p and "zarr.json" not in p
+              and "region_complete" not in p and "_value" not in p}
+    assert main(_cli(job, path, "--resume")[3:]) == 0
+    after = _stamps_of_store(path)
+    assert {p: after[p] for p in others} == others  # only region 5 was written again
+    pd.testing.assert_frame_equal(to_dataframe(open_result(path, verify=True)), calm)

@@ -13,6 +13,7 @@ from dfimx.errors import InputError
 from dfimx.io.fasta import (
     all_bytes_valid,
     contig_lengths,
+    first_invalid_line,
     gather_codes,
     open_fasta,
     stream_fasta,
@@ -114,3 +115,37 @@ def test_fast_fasta_byte_check_agrees_with_per_record_check(tmp_path, block):
         packed.write_bytes(gzip.compress(text.encode()))
         assert all_bytes_valid(str(plain), block) is ok, text
         assert all_bytes_valid(str(packed), block) is ok, text
+
+
+def test_streaming_readers_refuse_damaged_gzip_in_one_line(tmp_path):
+    packed = gzip.compress(b">a\n" + b"ACGT" * 4000 + b"\n")
+    cut = tmp_path / "cut.fa.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    for read in (lambda p: list(stream_fasta(p)), all_bytes_valid, first_invalid_line):
+        with pytest.raises(InputError, match=r"cut\.fa\.gz: cannot read the FASTA file: the "
+                                             "gzip stream is truncated or damaged"):
+            read(cut)
+
+
+def test_lone_carriage_returns_and_the_slow_byte_check(tmp_path):
+    mac = tmp_path / "mac.fa"
+    mac.write_bytes(b">a\rACGT\r")
+    assert all_bytes_valid(mac) is False
+    assert first_invalid_line(mac).startswith("line 1: a carriage return not followed")
+    with pytest.raises(InputError, match=r"line 1: a carriage return"):
+        list(stream_fasta(mac))
+    dos = tmp_path / "dos.fa"
+    dos.write_bytes(b">a\r\nACGT\r\nAC\r")  # CRLF, last line without its line feed
+    assert all_bytes_valid(dos) and first_invalid_line(dos) is None
+    assert list(stream_fasta(dos)) == [("a", "ACGTAC")]
+    bad = tmp_path / "bad.fa"
+    bad.write_bytes(b">a Z!\nACGT\nAC-T\n")
+    assert first_invalid_line(bad) == "line 3: invalid byte b'-'"
+
+
+def test_a_cut_bgzipped_genome_is_refused_before_indexing(tmp_path):
+    from dfimx.io.compressed import write_bgzf
+
+    cut = write_bgzf(tmp_path / "g.fa.gz", b">c1\n" + b"ACGT" * 100 + b"\n", block=50, eof=False)
+    with pytest.raises(InputError, match=r"g\.fa\.gz: the genome FASTA is truncated"):
+        open_fasta(cut, role="genome FASTA")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,54 @@ def test_bgzipped_vcf_reads_like_plain(tmp_path, genome):
     a, _ = read_variant_table(plain, fa)
     b, _ = read_variant_table(gz, fa)
     assert a.equals(b)
+
+
+def test_bgzipped_vcf_cut_at_a_block_boundary_is_refused(tmp_path, genome):
+    """Finding 7: a bgzipped VCF cut at a block boundary read as a shorter VCF (102 of 160
+    records, exit 0); it must be one line naming the file."""
+    from dfimx.io.compressed import BGZF_EOF, write_bgzf
+
+    fa, seqs = genome
+    s = seqs["chr1"]
+    records = [_rec("chr1", p, s[p - 1], "ACGT".replace(s[p - 1], "")[p % 3])
+               for p in range(1, 161) if s[p - 1] in "ACGT"]
+    text = (HEADER + "".join(r + "\n" for r in records)).encode()
+    whole = write_bgzf(tmp_path / "v.vcf.gz", text, block=512)
+    table, _ = read_variant_table(whole, fa)
+    assert len(table) == len(records)
+    raw = whole.read_bytes()
+    blocks, at = [], 0
+    while at < len(raw):  # block offsets, from each block's BSIZE field
+        blocks.append(at)
+        at += int.from_bytes(raw[at + 16:at + 18], "little") + 1
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(raw[: blocks[len(blocks) * 2 // 3]])  # a whole number of blocks
+    assert gzip.decompress(cut.read_bytes()) == text[: len(gzip.decompress(cut.read_bytes()))]
+    with pytest.raises(InputError, match=r"cut\.vcf\.gz: the VCF is truncated: a bgzip file "
+                                         "ends with a 28-byte end-of-file block") as err:
+        read_variant_table(cut, fa)
+    assert "\n" not in str(err.value)
+    assert raw.endswith(BGZF_EOF)
+
+
+def test_truncated_plain_gzip_vcf_is_one_line(tmp_path, genome):
+    fa, seqs = genome
+    s = seqs["chr1"]
+    records = [_rec("chr1", p, s[p - 1], "ACGT".replace(s[p - 1], "")[0])
+               for p in range(1, 90) if s[p - 1] in "ACGT"]
+    packed = gzip.compress((HEADER + "".join(r + "\n" for r in records)).encode())
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(packed[: len(packed) - 30])
+    with pytest.raises(InputError, match=r"cut\.vcf\.gz: cannot read the file \(.*truncated"):
+        read_variant_table(cut, fa)
+
+
+def test_htslib_prints_nothing_of_its_own(tmp_path, genome, capfd):
+    """A record on a contig without a ##contig line (most real VCFs) made htslib print a
+    warning to stderr, a second line beside dfimx's own."""
+    fa, seqs = genome
+    vcf = _vcf(tmp_path / "v.vcf", _rec("chr1", 10, seqs["chr1"][9],
+                                        "ACGT".replace(seqs["chr1"][9], "")[0]))
+    table, _ = read_variant_table(vcf, fa)
+    assert len(table) == 1
+    assert capfd.readouterr().err == ""

@@ -38,7 +38,7 @@ def test_same_result_on_a_local_cluster(oracle_files, tmp_path):
 
     a = _run(oracle_files, tmp_path / "a.zarr", 3, "threads")
     with start_client(workers=2, spec=ModelSpec.from_path(oracle_files["model"])) as client:
-        assert client.scheduler_info()["address"].startswith("tcp://127.0.0.1")
+        assert client.scheduler_info()["address"].startswith("tls://127.0.0.1")
         b = _run(oracle_files, tmp_path / "b.zarr", 3)
     for name in ("interaction_score", "null_interaction_score", "interaction_profile"):
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)

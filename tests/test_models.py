@@ -52,11 +52,50 @@ def test_h5_and_savedmodel_load(tmp_path):
     np.testing.assert_allclose(h5.network(X).numpy(), build_scorer(model).network(X).numpy(),
                                rtol=1e-5)
     model.export(tmp_path / "saved", verbose=False)
-    sm = ModelSpec.from_path(tmp_path / "saved", output_layer="output").load()
+    sm = ModelSpec.from_path(tmp_path / "saved", output_layer="output", safe_mode=False).load()
     np.testing.assert_allclose(sm.network(X).numpy(), model(X).numpy(), rtol=1e-5)
     with pytest.raises(InputError, match="SavedModel is an opaque graph") as exc:
-        ModelSpec.from_path(tmp_path / "saved").load()
+        ModelSpec.from_path(tmp_path / "saved", safe_mode=False).load()
     assert exc.value.option == "output_layer"
+    # finding 5: safe mode (the default) refuses every SavedModel, naming safe_mode
+    with pytest.raises(InputError, match="SavedModel can run any TensorFlow op") as exc:
+        ModelSpec.from_path(tmp_path / "saved", output_layer="output").load()
+    assert exc.value.option == "safe_mode" and "safe_mode=False" in str(exc.value)
+
+
+def _file_writing_savedmodel(path, marker):
+    """A SavedModel whose serving graph writes ``marker`` whenever it is called."""
+    import tensorflow as tf
+
+    class Writer(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(tf.ones((4, 1)))
+
+        @tf.function(input_signature=[tf.TensorSpec((None, 40, 4), tf.float32)])
+        def serve(self, x):
+            tf.io.write_file(str(marker), "written by the model's graph")
+            return {"out": tf.reduce_sum(tf.matmul(x, self.w), axis=1)}
+
+    module = Writer()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return str(path)
+
+
+def test_savedmodel_ops_run_only_with_unsafe_model(oracle_files, tmp_path, capsys):
+    marker = tmp_path / "written_by_model.txt"
+    saved = _file_writing_savedmodel(tmp_path / "writer_sm", marker)
+    args = ["run", "--model", saved, "--fasta", oracle_files["fasta"], "--elements",
+            oracle_files["elements"], "--null", "none", "--no-progress", "--output-layer",
+            "output", "--method", "grad_x_input"]
+    out = tmp_path / "sm.zarr"
+    assert main(args + ["-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a TensorFlow SavedModel can run any TensorFlow op" in err[0]
+    assert "--unsafe-model" in err[0] and "safe_mode" not in err[0]
+    assert not marker.exists() and not out.exists()
+    # the command line grants it: the graph runs (and writes, as such a graph can)
+    assert main(args + ["-o", str(out), "--unsafe-model"]) == 0
+    assert marker.exists()
 
 
 def test_safe_mode_refuses_lambda_layers(tmp_path):

@@ -32,3 +32,21 @@ def test_plan_dataset_takes_exactly_one_plan(two_sequences):
         plan_dataset(two_sequences, scan="2-4")
     assert err.value.option == "scan"
 
+
+
+def test_scan_window_refers_to_the_record_under_length():
+    """Finding 6 for scans: the window START:END is in each record's frame."""
+    from dfimx.sequences import from_strings
+
+    ds = from_strings(["GGGGACGTCC", "ACGTCCAA"], ids=["a", "b"], length=6)  # offsets 2, 1
+    plan = plan_scan(ds, 4, 6)
+    for i, record in enumerate(["GGGGACGTCC", "ACGTCCAA"]):
+        starts = plan.mutation_start.values[i][::3]
+        x = plan.seq_onehot.values[i]
+        assert "".join("ACGT"[x[p].argmax()] for p in starts) == record[4:6]
+    assert plan.mutation_start.values[:, ::3].tolist() == [[2, 3], [3, 4]]
+    assert plan.response_name.values.tolist() == [["4", "5"], ["4", "5"]]
+    assert plan.mutation_name.values[0, :3].tolist() == ["A>C", "A>G", "A>T"]
+    with pytest.raises(InputError, match=r"scan: record 0:3: scan window \[0, 3\) of sequence "
+                                         "'a' lies outside the window that length=6 keeps"):
+        plan_scan(ds, 0, 3)

@@ -130,3 +130,28 @@ def test_run_dfim_to_s3_with_the_environment_endpoint(oracle_files, s3, tmp_path
     remote, local = open_result(url), open_result(tmp_path / "l.zarr")
     assert "interaction_q_value" in remote and "null_interaction_score" not in remote
     pd.testing.assert_frame_equal(to_dataframe(remote), to_dataframe(local))
+
+
+def test_remote_lock_and_damage(oracle_files, s3):
+    """On S3 too: one writer (the lock is an exclusive put), a deleted chunk named, repaired."""
+    from dfimx.store import acquire_lock, check_store
+
+    url = f"s3://{BUCKET}/owned.zarr"
+    opts = s3["options"]
+    _write(_result(oracle_files), url, storage_options=opts)
+    assert not s3["fs"].exists(f"{BUCKET}/owned.zarr.lock")
+    reference = open_result(url, storage_options=opts).load()
+    with acquire_lock(url, opts, run_id="remote000001"):
+        assert s3["fs"].exists(f"{BUCKET}/owned.zarr.lock")
+        with pytest.raises(InputError, match=f"s3://{BUCKET}/owned.zarr: in use by run "
+                                             "remote000001"):
+            _write(_result(oracle_files), url, storage_options=opts, resume=True)
+    s3["fs"].rm(f"{BUCKET}/owned.zarr/mutant_prediction/c/1/0/0")
+    s3["fs"].invalidate_cache()
+    with pytest.raises(InputError, match="variable 'mutant_prediction' region 1 "
+                                         r"\(sequences 2-3\): chunk c/1/0/0 is missing"):
+        open_result(url, storage_options=opts)
+    assert not check_store(url, storage_options=opts).ok
+    _write(_result(oracle_files), url, storage_options=opts, resume=True)
+    assert check_store(url, storage_options=opts).ok
+    _same(open_result(url, storage_options=opts).load(), reference)

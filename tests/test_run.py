@@ -47,3 +47,55 @@ def test_chunks_and_provenance():
     assert auto_chunk_size(4, 200) == 512 and 16 <= auto_chunk_size(3000, 1000) < 512
     attrs = provenance("dfimx demo", {"model": "/no/such/file"})
     assert attrs["command"] == "dfimx demo" and json.loads(attrs["inputs_sha256"]) == {}
+
+
+def test_an_input_replaced_during_the_run_is_refused_then_resume_starts_again(
+        oracle_files, tmp_path, capsys, monkeypatch):
+    """Finding 8: the FASTA replaced while the run is on its last step: one line naming the
+    file, exit 2, no complete store; a resume with the original file starts it again."""
+    import shutil
+
+    import pandas as pd
+
+    import dfimx.run
+    from dfimx.cli import main
+    from dfimx.store import is_complete
+    from dfimx.tables import to_dataframe
+
+    fasta = tmp_path / "seqs.fa"
+    shutil.copy(oracle_files["fasta"], fasta)
+    original = fasta.read_text()
+    real_pass = dfimx.run.statistics_pass
+
+    def replace_fasta(path, settings, **kw):
+        real_pass(path, settings, **kw)
+        lines = original.splitlines()
+        lines[1] = lines[1][::-1]
+        fasta.write_text("\n".join(lines) + "\n")
+
+    out = tmp_path / "run.zarr"
+    argv = ["run", "--model", oracle_files["model"], "--fasta", str(fasta), "--elements",
+            oracle_files["elements"], "--chunk-size", "2", "--null-draws", "2",
+            "--no-progress", "-o", str(out)]
+    monkeypatch.setattr(dfimx.run, "statistics_pass", replace_fasta)
+    assert main(argv) == 2
+    err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert len(err) == 1 and err[0].startswith(f"dfimx: error: {fasta}: the fasta file changed "
+                                               "during the run"), err
+    assert out.exists() and not is_complete(out)
+    monkeypatch.setattr(dfimx.run, "statistics_pass", real_pass)
+    fasta.write_text(original)
+    assert main(argv + ["--resume"]) == 0  # its regions cannot be trusted: computed again
+    assert main(argv[:-1] + [str(tmp_path / "calm.zarr")]) == 0
+    resumed = open_result(out, verify=True)
+    pd.testing.assert_frame_equal(to_dataframe(resumed),
+                                  to_dataframe(open_result(tmp_path / "calm.zarr")))
+    assert [r["resumed"] for r in resumed.attrs["dfimx_runs"]] == [False]  # rebuilt
+
+
+def test_a_saved_model_directory_is_hashed(tmp_path):
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"graph")
+    attrs = provenance("dfimx run", {"model": str(saved)})
+    assert json.loads(attrs["inputs_sha256"]) == {"model": file_sha256(saved)}

@@ -8,7 +8,7 @@ import pytest
 
 from dfimx.alphabet import DEFAULT_GC
 from dfimx.errors import InputError
-from dfimx.settings import DEFAULT_REFERENCES, Settings
+from dfimx.settings import DEFAULT_REFERENCES, Settings, check_execution
 
 
 def test_defaults_and_method_references():
@@ -31,6 +31,14 @@ def test_defaults_and_method_references():
     ("null_level", "seq", "unknown value 'seq'"),
     ("null_draws", 0, "at least 1"),
     ("gc", 1.5, "between 0 and 1"),
+    # finding 10: ranges and types that were accepted and failed later (or never)
+    ("n_shuffles", 0, "n_shuffles must be at least 1, got 0"),
+    ("n_references", 0, "n_references must be at least 1, got 0"),
+    ("null_draws", "8", "must be a whole number, got '8'"),
+    ("seed", 1.5, "must be a whole number"),
+    ("keep_delta", "false", "must be true or false, got 'false'"),
+    ("gc", "0.4", "gc must be a number"),
+    ("method", ["deeplift"], "unknown method"),
 ])
 def test_bad_settings_name_the_setting_not_a_flag(field, value, message):
     with pytest.raises(InputError, match=message) as err:
@@ -44,3 +52,25 @@ def test_no_null_needs_no_draws_and_attrs_are_the_fields():
     attrs = s.as_attrs()
     assert set(attrs) == {f.name for f in dataclasses.fields(Settings)}
     assert attrs["method_options"] == {}
+
+
+def test_method_steps_must_be_at_least_one():
+    with pytest.raises(InputError, match="steps must be at least 1, got 0") as err:
+        Settings(method="integrated_gradients", method_options=(("steps", 0),)).validate()
+    assert err.value.option == "steps"
+    ok = Settings(method="integrated_gradients", method_options=(("steps", 4),)).validate()
+    assert dict(ok.method_options) == {"steps": 4}
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("chunk_size", -5, "chunk_size must be at least 1, got -5"),
+    ("chunk_size", 0, "chunk_size must be at least 1, got 0"),
+    ("batch_size", 0, "batch_size must be at least 1, got 0"),
+    ("batch_size", 2.5, "batch_size must be a whole number, got 2.5"),
+    ("workers", -1, "workers must be at least 0, got -1"),
+])
+def test_execution_ranges_name_the_setting(option, value, message):
+    with pytest.raises(InputError, match=message) as err:
+        check_execution(**{option: value})
+    assert err.value.option == option
+    check_execution(chunk_size=1, batch_size=1, workers=0)

@@ -9,6 +9,7 @@ from scipy import stats as sps
 
 from dfimx import stats
 from dfimx.errors import InputError
+from dfimx.stats import pvalues
 from dfimx.stats.pvalues import check_distance_bins, normalize_level, p_values_dask
 
 
@@ -70,3 +71,41 @@ def test_dask_graph_matches_the_array_kernels(method):
             want = kernel(score, null)
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=2e-6)
+
+
+def _block_p_values(score, null, limit=1 << 20):
+    return p_values_dask(da.from_array(score, chunks=score.shape),
+                         da.from_array(null, chunks=null.shape), None, method="empirical",
+                         factors=(), edges=None, alternative="two-sided",
+                         limit=limit).compute(scheduler="synchronous")
+
+
+@pytest.mark.parametrize("limit", [1 << 20, 1 << 8])
+def test_null_summaries_in_slices_give_the_same_p_values(monkeypatch, limit):
+    rng = np.random.default_rng(5)
+    score = rng.normal(size=(1, 40, 30, 1)).astype(np.float32)
+    null = rng.normal(size=(1, 40, 30, 1, 8)).astype(np.float32)
+    null[0, 3, :5] = np.nan  # padding
+    whole = _block_p_values(score, null, limit)
+    monkeypatch.setattr(pvalues, "SUMMARY_SLICE_VALUES", 1000)  # 5 sources per slice
+    np.testing.assert_array_equal(_block_p_values(score, null, limit), whole)
+
+
+def test_null_summary_memory_does_not_grow_with_the_block(monkeypatch):
+    """A sequence with many elements has a large null block (finding: the statistics pass
+    was the peak of such runs); its summary's temporaries are bounded by the slice size."""
+    import tracemalloc
+
+    rng = np.random.default_rng(6)
+    score = rng.normal(size=(1, 500, 500, 1)).astype(np.float32)
+    null = rng.normal(size=(1, 500, 500, 1, 8)).astype(np.float32)  # 8 MB of values
+
+    def peak(slice_values):
+        monkeypatch.setattr(pvalues, "SUMMARY_SLICE_VALUES", slice_values)
+        tracemalloc.start()
+        _block_p_values(score, null, limit=1 << 16)
+        out = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return out
+
+    assert peak(1 << 16) < 0.5 * peak(1 << 30)

@@ -132,3 +132,106 @@ def test_resume_refuses_a_store_made_differently(
         write_threaded(dfim_result(chunk_size=chunk, files=files, **kw), path, resume=True)
     assert str(path) in str(err.value)
     assert not is_complete(path)
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in Path(path).rglob("*")
+            if p.is_file()}
+
+
+def test_a_failed_rerun_leaves_the_old_store_untouched(dfim_result, write_threaded, tmp_path):
+    """Finding 4: the new run writes beside the old store and swaps only when it succeeds."""
+    path = tmp_path / "run.zarr"
+    write_threaded(dfim_result(), path)
+    old = _files(path)
+
+    def broken(block):
+        raise RuntimeError("error mid-run")
+
+    bad = dfim_result(seed=5)
+    bad["interaction_score"] = bad["interaction_score"].copy(
+        data=bad["interaction_score"].data.map_blocks(broken, dtype="f4"))
+    with pytest.raises(RuntimeError, match="error mid-run"):
+        write_threaded(bad, path)
+    assert _files(path) == old and is_complete(path)  # byte for byte
+    partial = tmp_path / "run.zarr.partial"
+    assert partial.exists() and not is_complete(partial)
+
+    def stop(p):
+        raise RuntimeError("the statistics failed")
+
+    with pytest.raises(RuntimeError, match="statistics failed"):  # overwrite: start it again
+        write_threaded(dfim_result(seed=5), path, finalize=stop, overwrite=True)
+    assert _files(path) == old
+    assert partial.exists() and not is_complete(partial)
+    # a plain rerun does not silently discard the interrupted replacement...
+    with pytest.raises(InputError, match=r"an interrupted run that was replacing this store "
+                                         r"left .*run.zarr.partial \(3 of 3 regions written\); "
+                                         "resume=True continues it, overwrite=True"):
+        write_threaded(dfim_result(seed=5), path)
+    # ...resume finishes it and swaps it in; a plain rerun replaces a finished store
+    write_threaded(dfim_result(seed=5), path, resume=True)
+    assert not partial.exists() and open_result(path).attrs["seed"] == 5
+    write_threaded(dfim_result(), path)
+    assert open_result(path).attrs["seed"] == 0 and not partial.exists()
+    _assert_same(open_result(path).load(), open_result(tmp_path / "run.zarr").load())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.zarr"]  # no lock, no leftovers
+
+
+def test_what_dfimx_did_not_write_is_never_deleted(dfim_result, write_threaded, tmp_path):
+    """Finding 4: a Zarr store dfimx did not write is refused, even with overwrite."""
+    foreign = tmp_path / "theirs.zarr"
+    zarr.open_group(str(foreign), mode="w", zarr_format=3).create_array(
+        "data", shape=(3,), dtype="i4")[:] = [1, 2, 3]
+    before = _files(foreign)
+    for kw in ({}, {"overwrite": True}, {"resume": True}):
+        with pytest.raises(InputError, match="theirs.zarr: .*dfimx did not write"):
+            write_threaded(dfim_result(), foreign, **kw)
+        assert _files(foreign) == before
+    with pytest.raises(InputError, match="dfimx did not write"):
+        open_result(foreign)
+
+
+def test_an_unfinished_store_is_continued_or_replaced_only_when_asked(
+        dfim_result, write_threaded, tmp_path):
+    path = tmp_path / "run.zarr"
+
+    def stop(p):
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_threaded(dfim_result(), path, finalize=stop)
+    old = _files(path)
+    with pytest.raises(InputError, match=r"run.zarr: an unfinished dfimx run \(3 of 3 regions "
+                                         r"written\); resume=True continues it, "
+                                         "overwrite=True starts again"):
+        write_threaded(dfim_result(seed=2), path)
+    assert _files(path) == old
+    write_threaded(dfim_result(seed=2), path, overwrite=True)
+    assert is_complete(path) and open_result(path).attrs["seed"] == 2
+    runs = open_result(path).attrs["dfimx_runs"]
+    assert len(runs) == 1 and open_result(path).attrs["dfimx_run_id"] == runs[0]["run_id"]
+
+
+def test_system_errors_mid_run_are_one_line_naming_the_right_file(dfim_result, write_threaded,
+                                                                   tmp_path):
+    import errno
+
+    def fails(exc):
+        def raise_it(block):
+            raise exc
+        result = dfim_result()
+        result["prediction"] = result["prediction"].copy(
+            data=result["prediction"].data.map_blocks(raise_it, dtype="f4"))
+        return result
+
+    path = tmp_path / "run.zarr"
+    with pytest.raises(InputError, match=r"run.zarr: cannot write the store: No space left on "
+                                         r"device \(it is left incomplete; once that is fixed, "
+                                         r"resume=True continues it\)"):
+        write_threaded(fails(OSError(errno.ENOSPC, "No space left on device")), path)
+    gone = str(tmp_path / "model.keras")
+    with pytest.raises(InputError, match=f"^{gone}: No such file or directory \\(while writing "):
+        write_threaded(fails(FileNotFoundError(errno.ENOENT, "No such file or directory",
+                                               gone)), path, overwrite=True)
+    assert not is_complete(path)

@@ -115,3 +115,74 @@ def test_written_pair_summary_is_stats_pair_summary(tmp_path):
                                    .replace("_significant", "_symmetric_significant")],
                                    want[col], rtol=1e-5, err_msg=col)
     assert write_pair_summary(_result(statistics=False), tmp_path / "n.tsv") is None
+
+
+def test_parquet_export_reads_back_as_the_table(tmp_path):
+    """Finding 10: `-o x.parquet` wrote TSV; now Parquet, the values as stored."""
+    ds = _result(n_seq=9).chunk(seq=2)
+    out = tmp_path / "t.parquet"
+    rows = export_table(ds, out, rows_per_block=2)
+    back = pd.read_parquet(out)
+    whole = to_dataframe(ds)
+    assert rows == len(back) == len(whole)
+    pd.testing.assert_frame_equal(back, whole, check_dtype=False)
+    assert back.score.dtype == np.float32 and back.target_start.dtype == np.int64
+    tsv = tmp_path / "t.tsv"
+    export_table(ds, tsv)
+    labels = pd.read_csv(tsv, sep="\t", keep_default_na=False, usecols=COLUMNS[:9])
+    pd.testing.assert_frame_equal(labels, back[COLUMNS[:9]], check_dtype=False)
+    text = pd.read_csv(tsv, sep="\t")  # the same table, to 6 significant digits
+    for col in ("score", "p_value", "q_value", "prediction", "mutant_prediction"):
+        np.testing.assert_allclose(text[col], back[col], rtol=1e-5, err_msg=col)
+    empty = ds.assign(interaction_score=ds.interaction_score * np.nan)
+    assert export_table(empty, tmp_path / "e.parquet") == 0
+    nothing = pd.read_parquet(tmp_path / "e.parquet")
+    assert list(nothing.columns) == list(whole.columns) and len(nothing) == 0
+    assert nothing.score.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["t.xlsx", "t.tsv.gz", "t.json", "table"])
+def test_unknown_table_suffix_is_refused_before_writing(tmp_path, name):
+    from dfimx.errors import InputError
+
+    with pytest.raises(InputError, match="use .tsv, .txt, .csv or .parquet") as err:
+        export_table(_result(), tmp_path / name)
+    assert str(tmp_path / name) in str(err.value) and "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InputError, match="use .tsv"):
+        write_pair_summary(_result(), tmp_path / name)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".txt", ".parquet", ".TSV"])
+def test_pair_summary_follows_the_table_format(tmp_path, suffix):
+    ds = _result(n_seq=12)
+    path = write_pair_summary(ds, tmp_path / f"t{suffix}")
+    assert path == str(tmp_path / f"t.pair_summary{suffix}")
+    if suffix == ".parquet":
+        written = pd.read_parquet(path)
+    else:
+        written = pd.read_csv(path, sep="," if suffix == ".csv" else "\t")
+    want = stats.pair_summary(ds).sort_values("median_score", ascending=False, key=abs)
+    assert list(written.columns) == list(want.columns)
+    np.testing.assert_allclose(written.median_score, want.median_score, rtol=1e-5)
+
+
+def test_cropped_records_export_record_coordinates(oracle_files, tmp_path):
+    """Records fitted with length=: the table gives positions in the record, as the elements
+    table did, not window positions."""
+    import dfimx
+    from dfimx.io.fasta import stream_fasta, write_fasta
+
+    wide = write_fasta(tmp_path / "wide.fa", {name: "GATTA" + seq + "CATTA"
+                                             for name, seq in stream_fasta(oracle_files["fasta"])})
+    table = pd.read_csv(oracle_files["elements"], sep="\t")
+    shifted = table.assign(start=table.start + 5, end=table.end + 5)
+    settings = {"null": "none", "method": "grad_x_input"}
+    base = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(oracle_files["fasta"]),
+                                                  table), oracle_files["model"], **settings)
+    crop = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(wide, length=40), shifted),
+                              oracle_files["model"], **settings)
+    a, b = to_dataframe(base.compute()), to_dataframe(crop.compute())
+    for column in ("source_start", "source_end", "target_start", "target_end"):
+        np.testing.assert_array_equal(b[column], a[column] + 5, err_msg=column)
+    np.testing.assert_array_equal(b["score"], a["score"])

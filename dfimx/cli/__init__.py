@@ -7,6 +7,7 @@ Examples
 --------
 $ dfimx run --model m.keras --fasta s.fa --elements el.tsv -o out.zarr
 $ dfimx export out.zarr -o interactions.tsv
+$ dfimx check out.zarr
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import argparse
 import os
 import sys
 
-from dfimx.cli import demo, export, report, run, variants
+from dfimx.cli import check, demo, export, report, run, variants
 from dfimx.cli.options import EXIT_INPUT_ERROR, common_options, flag_message
 from dfimx.errors import InputError
 from dfimx.version import __version__
+
+#: Settings that messages about a store may name, whichever command reports them.
+STORE_HINTS = frozenset({"resume", "overwrite"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dfimx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (run, variants, export, report, demo):
+    for command in (run, variants, export, report, check, demo):
         command.add_parser(sub)
     return parser
 
@@ -49,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"dfimx: error: {flag_message(exc, vars(args))}", file=sys.stderr)
+        # hints about a store (rerun with resume=True) name the run's flags from any command
+        options = set(vars(args)) | STORE_HINTS
+        print(f"dfimx: error: {flag_message(exc, options)}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print("dfimx: interrupted", file=sys.stderr)

@@ -3,6 +3,7 @@
 Examples
 --------
 $ dfimx export out.zarr -o interactions.tsv
+$ dfimx export out.zarr -o interactions.parquet
 """
 
 from __future__ import annotations
@@ -27,5 +28,6 @@ def add_parser(sub: Any) -> None:
     """Add ``export`` to the subparsers of the ``dfimx`` command."""
     p = sub.add_parser("export", help="tidy interaction table from a store")
     p.add_argument("store")
-    p.add_argument("-o", "--output", required=True, help="TSV (or .csv)")
+    p.add_argument("-o", "--output", required=True,
+                   help="table file: .tsv or .txt (tab-separated), .csv or .parquet")
     p.set_defaults(func=cmd_export)

@@ -20,12 +20,15 @@ from typing import Any
 import yaml
 
 from dfimx.errors import InputError
-from dfimx.settings import Settings
+from dfimx.settings import Settings, check_execution
 
 #: Exit status of a run refused for bad input.
 EXIT_INPUT_ERROR = 2
 #: Settings whose flag is not the setting's name with dashes.
 FLAGS = {"tasks": "--task", "safe_mode": "--unsafe-model"}
+#: Hints ``name=value`` that the command line gives by another flag: the option it sets
+#: and the flag (``safe_mode=False`` is ``--unsafe-model``).
+INVERTED_FLAGS = {("safe_mode", "False"): ("unsafe_model", "--unsafe-model")}
 
 
 def flag(option: str) -> str:
@@ -49,6 +52,8 @@ def flag_message(exc: InputError, options: Collection[str] = ()) -> str:
     >>> flag_message(InputError("bad REF (on_ref_mismatch='skip' skips it)"),
     ...              {"on_ref_mismatch"})
     'bad REF (--on-ref-mismatch skip skips it)'
+    >>> flag_message(InputError("m.keras: pass safe_mode=False if trusted"), {"unsafe_model"})
+    'm.keras: pass --unsafe-model if trusted'
     """
     text = str(exc)
     if exc.option and text.startswith(exc.option):
@@ -57,6 +62,9 @@ def flag_message(exc: InputError, options: Collection[str] = ()) -> str:
     def as_flag(match: re.Match) -> str:
         name, value = match.group(1), match.group(2) if match.group(2) is not None \
             else match.group(3)
+        inverted = INVERTED_FLAGS.get((name, value))
+        if inverted is not None and inverted[0] in options:
+            return inverted[1]
         if name not in options:
             return match.group(0)
         return flag(name) if value == "True" else f"{flag(name)} {value}"
@@ -108,11 +116,15 @@ def common_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scheduler", default=None, help="connect to tcp://HOST:PORT")
     g.add_argument("--resume", action="store_true", default=None,
                    help="finish an interrupted store")
+    g.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an unfinished dfimx store (never one dfimx did not write)")
     g.add_argument("--keep-delta", action="store_true", default=None, help="store delta")
     g.add_argument("--keep-importance", action="store_true", default=None,
                    help="store seq_importance")
     g.add_argument("--no-progress", action="store_true", default=None)
     g.add_argument("--config", default=None, help="YAML file with the same options")
+    # merge_config reads the type of each option from the parser that defined it
+    p.set_defaults(option_parser=p)
 
 
 _SETTING_KEYS = {
@@ -124,38 +136,153 @@ _SETTING_KEYS = {
 }
 
 
+#: Options a ``--config`` file may not set: only the command line itself grants them.
+COMMAND_LINE_ONLY = ("unsafe_model",)
+#: Namespace entries that are not options.
+_NOT_OPTIONS = ("command", "func", "config", "option_parser")
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _spelling(key: Any) -> str:
+    """A config key as a setting name however spelled: ``--Unsafe-Model`` -> ``unsafe_model``."""
+    return re.sub(r"[\s-]+", "_", str(key).strip().lstrip("-").lower())
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def config_value(path: str, key: str, value: Any, action: argparse.Action | None) -> Any:
+    """``value`` of ``key`` in the config file ``path``, checked against the option's type.
+
+    Booleans must be YAML booleans (``true``/``false``, ``yes``/``no``); whole-number
+    options take integers, real-number options numbers (``1e-4`` too); text options take
+    strings; ``task`` takes one task or a list.  Anything else is an :class:`InputError`
+    naming the file and the key.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> common_options(parser)
+    >>> actions = {a.dest: a for a in parser._actions}
+    >>> config_value("run.yaml", "task", "AandB", actions["task"])
+    ['AandB']
+    >>> config_value("run.yaml", "keep_delta", "false", actions["keep_delta"])
+    Traceback (most recent call last):
+    ...
+    dfimx.errors.InputError: run.yaml: keep_delta: expected true or false, got 'false'
+    """
+    where = f"{path}: {key}"
+    if action is None:
+        return value
+    if action.nargs == 0:  # store_true
+        if not isinstance(value, bool):
+            raise InputError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(action, argparse._AppendAction):  # --task, repeatable
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if not isinstance(item, (str, int)) or isinstance(item, bool):
+                raise InputError(f"{where}: expected a name or index (or a list of them), "
+                                 f"got {item!r}")
+        return [str(item) for item in items]
+    if action.type is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InputError(f"{where}: expected a whole number, got {value!r}")
+    elif action.type is float:
+        if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-4 (no dot) as text
+        if not _is_number(value):
+            raise InputError(f"{where}: expected a number, got {value!r}")
+        value = float(value)
+    elif not isinstance(value, str):
+        hint = " (quote it: YAML read it as a number)" if _is_number(value) else ""
+        raise InputError(f"{where}: expected text, got {value!r}{hint}")
+    if action.choices is not None and value not in action.choices:
+        raise InputError(f"{where}: unknown value {value!r}; choose one of "
+                         f"{list(action.choices)}")
+    return value
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        seen = []
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark)
+            seen.append(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_config(path: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The options of the ``--config`` file ``path``, typed like the flags of ``args``.
+
+    Raises
+    ------
+    InputError
+        When the file is missing or not YAML, a key is unknown or sets an option only
+        the command line may set (:data:`COMMAND_LINE_ONLY`), or a value has the wrong type.
+    """
+    if not Path(path).is_file():
+        raise InputError(f"{path}: config file not found")
+    try:
+        loaded = yaml.load(Path(path).read_text(), Loader=_UniqueKeyLoader) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the config file: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise InputError(f"{path}: expected a mapping of option: value")
+    parser = getattr(args, "option_parser", None)
+    actions = {a.dest: a for a in parser._actions} if parser is not None else {}
+    known = set(vars(args)) - set(_NOT_OPTIONS)
+    opts: dict[str, Any] = {}
+    spelled: dict[str, Any] = {}
+    for key, value in loaded.items():
+        key = "null" if key is None else key  # YAML reads the bare key `null` as no name
+        if _spelling(key) in COMMAND_LINE_ONLY:
+            raise InputError(f"{path}: {key!r}: {_spelling(key)} can only be given on the "
+                             f"command line ({flag(_spelling(key))}), not in a config file")
+        k = str(key).replace("-", "_")
+        if k not in known:
+            raise InputError(f"{path}: unknown option {key!r}")
+        if k in spelled:
+            raise InputError(f"{path}: option {k!r} is given twice (as {spelled[k]!r} and "
+                             f"{key!r})")
+        spelled[k] = key
+        if value is not None:  # `key:` with no value: the default
+            opts[k] = config_value(path, str(key), value, actions.get(k))
+    return opts
+
+
 def merge_config(args: argparse.Namespace) -> dict[str, Any]:
     """Options from --config, overridden by those given on the command line."""
     opts: dict[str, Any] = {}
     if getattr(args, "config", None):
-        path = args.config
-        if not Path(path).is_file():
-            raise InputError(f"{path}: config file not found")
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise InputError(f"{path}: invalid YAML: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise InputError(f"{path}: expected a mapping of option: value")
-        known = set(vars(args))
-        for key, value in loaded.items():
-            k = str(key).replace("-", "_")
-            if k not in known or k in ("command", "func", "config"):
-                raise InputError(f"{path}: unknown option {key!r}")
-            opts[k] = value
-        opts["config_file"] = path
+        opts.update(read_config(args.config, args))
+        opts["config_file"] = args.config
     for k, v in vars(args).items():
-        if v is not None and k not in ("func", "config"):
+        if v is not None and k not in _NOT_OPTIONS:
             opts[k] = v
     return opts
 
 
 def settings_from(opts: dict[str, Any]) -> Settings:
     """The validated :class:`Settings` of merged options."""
+    check_execution(chunk_size=opts.get("chunk_size"), batch_size=opts.get("batch_size"),
+                    workers=opts.get("workers"))
     kwargs = {v: opts[k] for k, v in _SETTING_KEYS.items() if opts.get(k) is not None}
-    if opts.get("steps"):
-        kwargs["method_options"] = (("steps", int(opts["steps"])),)
-    return Settings(**kwargs).validate()
+    if opts.get("steps") is not None:
+        kwargs["method_options"] = (("steps", opts["steps"]),)
+    settings = Settings(**kwargs).validate()
+    if "steps" in dict(settings.method_options) and settings.method != "integrated_gradients":
+        raise InputError(f"steps applies only to method 'integrated_gradients', not "
+                         f"{settings.method!r}", option="steps")
+    return settings
 
 
 def config_attrs(opts: dict[str, Any]) -> dict[str, Any]:

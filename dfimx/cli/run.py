@@ -40,6 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         output_layer=opts.get("output_layer") or "logit",
         safe_mode=not opts.get("unsafe_model"), workers=opts.get("workers"),
         scheduler=opts.get("scheduler"), resume=bool(opts.get("resume")),
+        overwrite=bool(opts.get("overwrite")),
         progress=not opts.get("no_progress"), command=command_line(),
         config=config_attrs(opts),
     )

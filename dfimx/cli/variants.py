@@ -21,6 +21,7 @@ from dfimx.cli.options import (
     require_options,
     settings_from,
 )
+from dfimx.plans.variants import DEFAULT_MAX_CIS_VARIANTS, DEFAULT_MAX_MOTIF_TARGETS
 from dfimx.store import open_result
 
 __all__ = ["add_parser", "cmd_scan_variants"]
@@ -45,16 +46,16 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     path = scan_variants(
         opts["model"], opts["genome"], opts["vcf"], output=opts["output"],
         window=opts.get("window"), motifs=opts.get("motifs"),
-        p_value_threshold=float(opts.get("p_value_threshold") or 1e-4),
+        p_value_threshold=_given(opts, "p_value_threshold", 1e-4),
         on_ref_mismatch=opts.get("on_ref_mismatch") or "error",
-        max_motif_targets=int(opts.get("max_motif_targets") or 16),
-        max_cis_variants=int(16 if opts.get("max_cis_variants") is None
-                             else opts["max_cis_variants"]),
+        max_motif_targets=_given(opts, "max_motif_targets", DEFAULT_MAX_MOTIF_TARGETS),
+        max_cis_variants=_given(opts, "max_cis_variants", DEFAULT_MAX_CIS_VARIANTS),
         settings=settings, chunk_size=opts.get("chunk_size") or 64,
         batch_size=opts.get("batch_size") or 256, tasks=opts.get("task"),
         output_layer=opts.get("output_layer") or "logit",
         safe_mode=not opts.get("unsafe_model"), workers=opts.get("workers"),
         scheduler=opts.get("scheduler"), resume=bool(opts.get("resume")),
+        overwrite=bool(opts.get("overwrite")),
         progress=not opts.get("no_progress"), command=command_line(),
         config=config_attrs(opts),
     )
@@ -63,6 +64,11 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
         print(summary)
     print(f"wrote {path}")
     return 0
+
+
+def _given(opts: dict[str, Any], name: str, default: Any) -> Any:
+    """``opts[name]``, or ``default`` when it is not given (0 is a value, not "unset")."""
+    return default if opts.get(name) is None else opts[name]
 
 
 def add_parser(sub: Any) -> None:

@@ -28,7 +28,7 @@ from dfimx import variables
 from dfimx.dfim.kernel import dfim_block
 from dfimx.models import model_spec_for
 from dfimx.plans import SYMMETRIC_PLANS
-from dfimx.settings import Settings
+from dfimx.settings import Settings, check_execution
 
 #: Plan variables that :func:`compute_dfim` reads.
 PLAN_VARIABLES = ("seq_onehot", "seq_id", "mutation_start", "mutation_end", "mutation_alt",
@@ -119,6 +119,7 @@ def compute_dfim(
         Dask-backed and chunked like ``seq_onehot``; nothing has been computed.
     """
     settings = dataclasses.replace(settings or Settings(), **options).validate()
+    check_execution(batch_size=batch_size)
     variables.validate(ds, PLAN_VARIABLES, source="a planned dataset (build one with dfimx.plans)")
     spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
     scorer = spec.load()

@@ -39,9 +39,25 @@ def _references(X: np.ndarray, seq_ids: list[str], settings: Settings, uses: boo
     )
 
 
-def _group_size(n_draw: int, n_ref: int, length: int, batch_size: int) -> int:
-    per_pair = max(1, n_draw * max(1, n_ref) * length * 4 * 4)
-    return int(max(1, min(batch_size * 4, (256 << 20) // per_pair)))
+#: Bytes the arrays of one group of sources may take (inputs, references, attributions).
+GROUP_BUDGET = 256 << 20
+
+
+def _group_size(n_draw: int, n_ref: int, length: int, batch_size: int, n_tasks: int = 1
+                ) -> int:
+    """Sources attributed together: at most ``4 * batch_size``, and few enough that the
+    group's arrays fit :data:`GROUP_BUDGET`.
+
+    Per source: the original's rows, the ``n_draw`` mutants, their references and their
+    attributions ``(L, 4, T)`` (float32), and three ``(L, T)`` sums.
+
+    Examples
+    --------
+    >>> _group_size(1, 0, 200, 256), _group_size(1, 0, 20_000, 256)
+    (1024, 223)
+    """
+    per_row = length * 16 * (1 + n_draw * (1 + n_ref + n_tasks)) + length * n_tasks * 12
+    return int(max(1, min(batch_size * 4, GROUP_BUDGET // max(1, per_row))))
 
 
 def dfim_block(
@@ -72,11 +88,10 @@ def dfim_block(
     scorer, method = spec.load(), METHODS[settings.method]
     X = np.asarray(onehot, np.float32)
     ids = [str(s) for s in seq_ids]
-    valid = (
-        mut_mask[:, :, None]
-        & resp_mask[:, None, :]
-        & ~maps.overlaps(mut_start, mut_end, resp_start, resp_end)
-    )
+    # (n, M, R) pairs to score, built in place (one byte per pair)
+    valid = np.logical_not(maps.overlaps(mut_start, mut_end, resp_start, resp_end))
+    valid &= mut_mask[:, :, None]
+    valid &= resp_mask[:, None, :]
     if pair_mask is not None:
         valid &= pair_mask
     out = _dfim_arrays(
@@ -86,7 +101,7 @@ def dfim_block(
     if settings.null != "none":
         kept = source_positions(mut_start, mut_end, mut_mask, X.shape[1])
         shuffled = null_sequences(X, settings.null_draws, ids, settings, kept=kept)
-        draws = []
+        null = np.empty(out["interaction_score"].shape + (settings.null_draws,), np.float32)
         for k in range(settings.null_draws):
             null_ids = [f"{s}#null{k}" for s in ids]
             res = _dfim_arrays(
@@ -94,8 +109,8 @@ def dfim_block(
                 mut_mask, resp_start, resp_end, valid, scorer=scorer, method=method,
                 settings=settings, batch_size=batch_size, full=False,
             )
-            draws.append(res["interaction_score"])
-        out["null_interaction_score"] = np.stack(draws, axis=-1)
+            null[..., k] = res.pop("interaction_score")
+        out["null_interaction_score"] = null
     if symmetric:
         rev = maps.reverse_pairs(mut_start, mut_end, mut_mask, resp_start, resp_end, resp_mask)
         out["symmetric_score"] = maps.symmetric_scores(out["interaction_score"], *rev)
@@ -144,7 +159,7 @@ def _dfim_arrays(
     abs0 = maps.sum_over_bases(imp0, absolute=True)  # (n, L, T), shared by all sources
     kd = n_draws(settings.mutation, settings.n_shuffles)
     n_ref = 0 if refs is None else refs.shape[1]
-    group = _group_size(kd, n_ref, length, batch_size)
+    group = _group_size(kd, n_ref, length, batch_size, t)
     for lo in range(0, len(seq_idx), group):
         si, mi = seq_idx[lo : lo + group], mut_idx[lo : lo + group]
         starts, ends = mut_start[si, mi], mut_end[si, mi]
@@ -160,17 +175,24 @@ def _dfim_arrays(
         else:
             mrefs = np.repeat(refs[si], kd, axis=0)
         imp, pred = attribute(flat, mrefs)
+        del mutants, flat, mrefs  # the inputs of the group are no longer needed
         imp = imp.reshape((len(si), kd) + imp.shape[1:])
         imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
         mutant_abs = maps.sum_over_bases(imp, absolute=True)
-        delta = maps.mask_source(np.subtract(imp0[si], imp, out=imp), starts, ends)
+        # delta = imp0 - imp, in place: the original's rows are broadcast, never copied
+        for s_, rows in _runs(si):
+            np.subtract(imp0[s_], imp[rows], out=imp[rows])
+        delta = maps.mask_source(imp, starts, ends)
         signed = maps.sum_over_bases(delta)  # (B, L, T): the profile and the `sum` score
         values = signed if settings.score == "sum" else maps.position_values(delta,
                                                                               settings.score)
         sc = maps.interval_scores(values, resp_start[si], resp_end[si], settings.score)
+        del values
         # the magnitudes a score is a difference of, for the round-off tolerance
-        scale = maps.interval_scores(abs0[si] + mutant_abs, resp_start[si],
-                                     resp_end[si], "abs_sum")
+        for s_, rows in _runs(si):
+            np.add(abs0[s_], mutant_abs[rows], out=mutant_abs[rows])
+        scale = maps.interval_scores(mutant_abs, resp_start[si], resp_end[si], "abs_sum")
+        del mutant_abs
         sc = maps.zero_round_off(sc, scale)
         sc[~valid[si, mi]] = np.nan
         scores[si, mi] = sc
@@ -180,6 +202,21 @@ def _dfim_arrays(
             if settings.keep_delta:
                 out["delta"][si, mi] = delta
     return out
+
+
+def _runs(index: np.ndarray) -> list[tuple[int, slice]]:
+    """``(value, slice)`` of each run of equal values in ``index`` (sorted sequence rows).
+
+    Examples
+    --------
+    >>> _runs(np.array([0, 0, 2, 2, 2, 5]))
+    [(0, slice(0, 2, None)), (2, slice(2, 5, None)), (5, slice(5, 6, None))]
+    """
+    if len(index) == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(index)) + 1
+    bounds = [0, *cuts.tolist(), len(index)]
+    return [(int(index[a]), slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _element_epistasis(

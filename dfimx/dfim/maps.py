@@ -21,8 +21,9 @@ REDUCTIONS = ("sum", "abs_sum", "max_abs")
 #: Scores smaller than this fraction of the magnitudes they are computed from are float32
 #: round-off, not interactions, and are set to exactly 0 (in real and null runs alike).
 ROUND_OFF_TOLERANCE = 1e-5
-#: Bytes of the (B, R, L, T) temporary allowed for ``max_abs`` before splitting.
-_MAX_TEMP = 64 << 20
+#: Bytes a temporary of these kernels may take before the work is split into blocks
+#: (the (B, R, L, T) mask of ``max_abs``, the float64 running sums, the reverse scores).
+TEMP_BUDGET = 64 << 20
 
 
 def mask_source(delta: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -95,15 +96,20 @@ def interval_scores(
     rs = np.clip(resp_start, 0, length).astype(np.intp)
     re = np.clip(resp_end, 0, length).astype(np.intp)
     empty = re <= rs
+    r = resp_start.shape[1]
+    out = np.empty((b, r, t), np.float32)
     if reduction in ("sum", "abs_sum"):
-        csum = np.zeros((b, length + 1, t))
-        np.cumsum(per_position, axis=1, dtype=np.float64, out=csum[:, 1:])
-        rows = np.arange(b)[:, None]
-        out = (csum[rows, re] - csum[rows, rs]).astype(np.float32)
+        # running sums in float64, a block of rows at a time (rows are independent)
+        step = max(1, TEMP_BUDGET // max(1, (length + 1) * t * 8))
+        csum = np.zeros((min(b, step), length + 1, t))
+        for lo in range(0, b, step):
+            sl = slice(lo, min(b, lo + step))
+            part = csum[: sl.stop - sl.start]
+            np.cumsum(per_position[sl], axis=1, dtype=np.float64, out=part[:, 1:])
+            rows = np.arange(sl.stop - sl.start)[:, None]
+            out[sl] = part[rows, re[sl]] - part[rows, rs[sl]]
     else:
-        r = resp_start.shape[1]
-        out = np.empty((b, r, t), np.float32)
-        step = max(1, _MAX_TEMP // max(1, r * length * t * 4))
+        step = max(1, TEMP_BUDGET // max(1, r * length * t * 4))
         pos = np.arange(length)
         for lo in range(0, b, step):
             sl = slice(lo, lo + step)
@@ -134,10 +140,16 @@ def zero_round_off(scores: np.ndarray, scale: np.ndarray) -> np.ndarray:
 def overlaps(
     mut_start: np.ndarray, mut_end: np.ndarray, resp_start: np.ndarray, resp_end: np.ndarray
 ) -> np.ndarray:
-    """``(..., M, R)`` True where source and target intervals overlap."""
-    return (mut_start[..., :, None] < resp_end[..., None, :]) & (
-        resp_start[..., None, :] < mut_end[..., :, None]
-    )
+    """``(..., M, R)`` True where source and target intervals overlap.
+
+    Examples
+    --------
+    >>> overlaps(np.array([0, 5]), np.array([3, 8]), np.array([2, 8]), np.array([4, 9])).tolist()
+    [[True, False], [False, False]]
+    """
+    out = mut_start[..., :, None] < resp_end[..., None, :]
+    out &= resp_start[..., None, :] < mut_end[..., :, None]
+    return out
 
 
 def reverse_pairs(
@@ -149,9 +161,10 @@ def reverse_pairs(
     Returns ``(rev_source, rev_target)``, both ``(n, M, R)``, -1 where the target is not
     also a source or the source not also a target (an element is matched by its interval).
     """
-    same = ((mut_start[:, :, None] == resp_start[:, None, :])
-            & (mut_end[:, :, None] == resp_end[:, None, :])
-            & mut_mask[:, :, None] & resp_mask[:, None, :])  # (n, M, R)
+    same = mut_start[:, :, None] == resp_start[:, None, :]  # (n, M, R), built in place
+    same &= mut_end[:, :, None] == resp_end[:, None, :]
+    same &= mut_mask[:, :, None]
+    same &= resp_mask[:, None, :]
     m2r = np.where(same.any(axis=2), same.argmax(axis=2), -1)  # source i as a target
     r2m = np.where(same.any(axis=1), same.argmax(axis=1), -1)  # target j as a source
     shape = same.shape
@@ -165,7 +178,8 @@ def symmetric_scores(scores: np.ndarray, rev_source: np.ndarray, rev_target: np.
     Exact epistasis ``f(x) - f(x-a) - f(x-b) + f(x-a-b)`` is symmetric in ``a`` and ``b``;
     DFIM estimates it from either side, and the mean of the two estimates follows it more
     closely than either.  NaN where either direction is missing (see
-    :func:`reverse_pairs`).  Both cells of a pair hold the same value.
+    :func:`reverse_pairs`).  Both cells of a pair hold the same value.  Beside the result,
+    memory stays under a fixed budget: a block of sources of one sequence at a time.
 
     Examples
     --------
@@ -175,9 +189,23 @@ def symmetric_scores(scores: np.ndarray, rev_source: np.ndarray, rev_target: np.
     >>> symmetric_scores(sc, *reverse_pairs(st, en, m, st, en, m))[0].tolist()
     [[nan, 2.0], [2.0, nan]]
     """
-    ok = (rev_source >= 0) & (rev_target >= 0)
-    rows = np.arange(scores.shape[0])[:, None, None]
-    rev = scores[rows, np.maximum(rev_source, 0), np.maximum(rev_target, 0)]
-    ok = ok.reshape(ok.shape + (1,) * (scores.ndim - 3))
+    out = np.full(scores.shape, np.nan, scores.dtype)
+    n, m, r = scores.shape[:3]
+    rest = int(np.prod(scores.shape[3:], dtype=np.int64))
+    # per source row: two index rows (intp), the mask, and the gathered reverse scores
+    per_row = r * (2 * np.dtype(np.intp).itemsize + 1 + rest * scores.dtype.itemsize)
+    step = max(1, TEMP_BUDGET // max(1, per_row))
     with np.errstate(invalid="ignore"):
-        return np.where(ok, 0.5 * (scores + rev), np.nan).astype(scores.dtype)
+        for i in range(n):
+            for lo in range(0, m, step):
+                sl = slice(lo, lo + step)
+                ok = (rev_source[i, sl] >= 0) & (rev_target[i, sl] >= 0)  # (b, R)
+                if not ok.any():
+                    continue
+                rev = scores[i][np.maximum(rev_source[i, sl], 0),
+                                np.maximum(rev_target[i, sl], 0)]  # (b, R, ...)
+                np.add(scores[i, sl], rev, out=rev)
+                rev *= 0.5
+                rev[~ok] = np.nan
+                out[i, sl] = rev
+    return out

@@ -1,5 +1,6 @@
 """Input files: FASTA (:mod:`dfimx.io.fasta`), VCF (:mod:`dfimx.io.vcf`) and MEME motif
-files (:mod:`dfimx.io.meme`), one reader and one writer each.
+files (:mod:`dfimx.io.meme`), one reader and one writer each; gzip and BGZF detection and
+the check that a bgzipped file is whole (:mod:`dfimx.io.compressed`).
 
 Examples
 --------
@@ -10,12 +11,13 @@ Examples
 
 from __future__ import annotations
 
+from dfimx.io.compressed import check_bgzf_complete, is_bgzf, is_plain_gzip, write_bgzf
 from dfimx.io.fasta import (
     DEFAULT_LINE_WIDTH,
     all_bytes_valid,
     contig_lengths,
+    first_invalid_line,
     gather_codes,
-    is_plain_gzip,
     missing_contig_error,
     open_fasta,
     span_codes,
@@ -37,9 +39,12 @@ __all__ = [
     "TABLE_COLUMNS",
     "VariantReadReport",
     "all_bytes_valid",
+    "check_bgzf_complete",
     "contig_lengths",
     "default_motifs_path",
+    "first_invalid_line",
     "gather_codes",
+    "is_bgzf",
     "is_plain_gzip",
     "load_motifs",
     "missing_contig_error",
@@ -48,6 +53,7 @@ __all__ = [
     "read_variant_table",
     "span_codes",
     "stream_fasta",
+    "write_bgzf",
     "write_fasta",
     "write_meme",
 ]

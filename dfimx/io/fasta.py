@@ -4,7 +4,10 @@ from an indexed genome, and the one FASTA writer.
 Every FASTA that dfimx reads at random (sequence files, genomes) is opened by
 :func:`open_fasta`: once per process and file version, so that Dask tasks reading
 chunks or windows do not reopen it. Plain-gzip files cannot be read at random; they are
-streamed by :func:`stream_fasta`.
+streamed by :func:`stream_fasta`. A truncated compressed file is an error, never a shorter
+file: a BGZF file must end with its end-of-file block
+(:func:`dfimx.io.compressed.check_bgzf_complete`), and a gzip stream that stops early is
+reported by the readers.
 
 Examples
 --------
@@ -38,11 +41,13 @@ import pyfaidx
 
 from dfimx.alphabet import BASE_LOOKUP
 from dfimx.errors import InputError
+from dfimx.io.compressed import GZIP_ERRORS, check_bgzf_complete, is_plain_gzip, open_bytes
 
 __all__ = [
     "DEFAULT_LINE_WIDTH",
     "all_bytes_valid",
     "contig_lengths",
+    "first_invalid_line",
     "gather_codes",
     "is_plain_gzip",
     "missing_contig_error",
@@ -142,7 +147,8 @@ def open_fasta(path: str | os.PathLike, *, role: str = "FASTA file") -> pyfaidx.
     Raises
     ------
     InputError
-        When the file is missing, has a duplicated record name or is not a valid FASTA.
+        When the file is missing, has a duplicated record name, is not a valid FASTA, or
+        is a bgzip file without its end-of-file block (truncated).
 
     Examples
     --------
@@ -166,6 +172,7 @@ def open_fasta(path: str | os.PathLike, *, role: str = "FASTA file") -> pyfaidx.
         if fasta is None:
             for old in [k for k in _OPEN if k[0] == real]:
                 _OPEN.pop(old).close()
+            check_bgzf_complete(real, role)  # a bgzip file cut short reads as a shorter one
             fasta = _index(real, shown, role)
             _OPEN[key] = fasta
     return fasta
@@ -291,30 +298,25 @@ def gather_codes(
 # --------------------------------------------------------------------------- streaming
 
 
-def is_plain_gzip(path: str | os.PathLike) -> bool:
-    """Whether a file is gzip but not BGZF (which pyfaidx reads at random).
-
-    Examples
-    --------
-    >>> import gzip, tempfile
-    >>> p = tempfile.mkdtemp() + "/s.fa.gz"
-    >>> with gzip.open(p, "wt") as fh:
-    ...     _ = fh.write(">a\\nAC\\n")
-    >>> is_plain_gzip(p)
-    True
-    """
-    with open(path, "rb") as fh:
-        head = fh.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return False
-    # BGZF blocks carry the 'BC' extra subfield; pyfaidx reads those directly.
-    return not (len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC")
+def _damaged(path: str, exc: BaseException) -> InputError:
+    return InputError(f"{path}: cannot read the FASTA file: the gzip stream is truncated or "
+                      f"damaged ({exc})")
 
 
 def stream_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     """Yield ``(name, sequence)`` from a (possibly gzipped) FASTA file, one record at a time.
 
-    The name is the first word of the header line.
+    The name is the first word of the header line. Lines end in ``\\n`` or ``\\r\\n``
+    (empty lines are skipped; spaces are kept, so that a sequence line with a space is
+    refused as by the indexed reader); bytes are read as Latin-1, so that a stray non-ASCII
+    byte is reported as an invalid character of its record (by
+    :func:`dfimx.sequences.encode`), not as a decoding error.
+
+    Raises
+    ------
+    InputError
+        For a header without a name, sequence before the first header, a lone carriage
+        return (classic Mac line ends), or a truncated or damaged gzip stream.
 
     Examples
     --------
@@ -325,32 +327,86 @@ def stream_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     [('a', 'ACGT'), ('b', 'T')]
     """
     path = os.fspath(path)
-    opener = gzip.open if path.endswith(".gz") else open
     name, parts = None, []
-    with opener(path, "rt") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                if name is not None:
-                    yield name, "".join(parts)
-                name, parts = line[1:].split()[0] if line[1:].strip() else "", []
-                if not name:
-                    raise InputError(f"{path}: line {lineno}: FASTA header without a name")
-            else:
-                if name is None:
-                    raise InputError(f"{path}: line {lineno}: sequence before the first '>' header")
-                parts.append(line)
+    try:
+        with open_bytes(path) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                line = raw.rstrip(b"\n")
+                line = line[:-1] if line.endswith(b"\r") else line
+                if b"\r" in line:
+                    raise InputError(f"{path}: line {lineno}: {_LONE_CR}")
+                # spaces are not stripped: on a sequence line they are invalid characters,
+                # as in the indexed (pyfaidx) reader
+                text = line.decode("latin-1")
+                if not text:
+                    continue
+                if text.startswith(">"):
+                    if name is not None:
+                        yield name, "".join(parts)
+                    name, parts = text[1:].split()[0] if text[1:].strip() else "", []
+                    if not name:
+                        raise InputError(f"{path}: line {lineno}: FASTA header without a name")
+                else:
+                    if name is None:
+                        raise InputError(
+                            f"{path}: line {lineno}: sequence before the first '>' header")
+                    parts.append(text)
+    except GZIP_ERRORS as exc:
+        raise _damaged(path, exc) from None
     if name is not None:
         yield name, "".join(parts)
+
+
+#: The message for a carriage return that does not end a line.
+_LONE_CR = ("a carriage return not followed by a line feed (classic Mac line ends; convert "
+            "the file to \\n or \\r\\n line ends)")
+
+
+def first_invalid_line(path: str | os.PathLike) -> str | None:
+    """Where a FASTA file first breaks the byte rules, as ``"line N: ..."``; None if nowhere.
+
+    The slow companion of :func:`all_bytes_valid` for what no per-record check sees: a
+    lone carriage return (which makes pyfaidx read the whole file as one header) and
+    invalid bytes on a sequence line.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.fa"
+    >>> _ = p.write_bytes(b">a\\rACGT\\r")
+    >>> first_invalid_line(p)[:30]
+    'line 1: a carriage return not '
+    """
+    path = os.fspath(path)
+    try:
+        with open_bytes(path) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                line = raw.rstrip(b"\n")
+                line = line[:-1] if line.endswith(b"\r") else line
+                if b"\r" in line:
+                    return f"line {lineno}: {_LONE_CR}"
+                if line.startswith(b">"):
+                    continue
+                codes = np.frombuffer(line, np.uint8)
+                bad = np.flatnonzero(~_SEQUENCE_BYTES[codes])
+                if bad.size:
+                    return f"line {lineno}: invalid byte {bytes(line[bad[0]:bad[0] + 1])!r}"
+    except GZIP_ERRORS as exc:
+        raise _damaged(path, exc) from None
+    return None
 
 
 def all_bytes_valid(path: str | os.PathLike, block: int = 1 << 24) -> bool:
     """Whether every sequence line of a FASTA file holds only valid bytes.
 
     One streaming pass in blocks (bounded memory, vectorised); header lines are skipped.
-    False means some record needs the per-record check that names it.
+    False means some record needs the per-record check that names it (or, for a lone
+    carriage return, :func:`first_invalid_line`).
+
+    Raises
+    ------
+    InputError
+        For a truncated or damaged gzip stream.
 
     Examples
     --------
@@ -361,9 +417,15 @@ def all_bytes_valid(path: str | os.PathLike, block: int = 1 << 24) -> bool:
     False
     """
     path = os.fspath(path)
-    opener = gzip.open if path.endswith((".gz", ".bgz")) else open
+    try:
+        return _all_bytes_valid(path, block)
+    except GZIP_ERRORS as exc:
+        raise _damaged(path, exc) from None
+
+
+def _all_bytes_valid(path: str, block: int) -> bool:
     tail = b""
-    with opener(path, "rb") as fh:
+    with open_bytes(path) as fh:
         while True:
             chunk = fh.read(block)
             data = tail + chunk
@@ -382,7 +444,11 @@ def all_bytes_valid(path: str | os.PathLike, block: int = 1 << 24) -> bool:
 
 
 def _block_valid(b: np.ndarray) -> bool:
-    """Complete lines ``b``: are all bytes outside header lines valid sequence bytes?"""
+    """Complete lines ``b``: are all bytes outside header lines valid sequence bytes, and
+    is every carriage return followed by a line feed (or the end of the file)?"""
+    cr = np.flatnonzero(b[:-1] == 13)
+    if cr.size and (b[cr + 1] != 10).any():
+        return False
     starts = np.concatenate([[0], np.flatnonzero(b[:-1] == 10) + 1])
     heads = starts[b[starts] == ord(">")]
     if heads.size:

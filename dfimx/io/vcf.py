@@ -34,6 +34,7 @@ import pyfaidx
 
 from dfimx.alphabet import BASE_LOOKUP
 from dfimx.errors import InputError
+from dfimx.io.compressed import GZIP_ERRORS, check_bgzf_complete, is_gzip
 from dfimx.io.fasta import contig_lengths, gather_codes, missing_contig_error, open_fasta
 
 __all__ = ["TABLE_COLUMNS", "VariantReadReport", "read_variant_table"]
@@ -123,9 +124,7 @@ def _allele_kind(ref: str, alt: str) -> str:
 
 
 def _open_text(path: str) -> io.TextIOBase:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
+    if is_gzip(path):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
 
@@ -151,6 +150,27 @@ def _check_line(line: str, where: str) -> list[str]:
     return fields
 
 
+def _quiet_htslib(cyvcf2: Any) -> None:
+    """Silence htslib's own stderr lines (every problem is reported here, in one line);
+    ``CYVCF2_HTSLIB_LOG_LEVEL`` in the environment still sets the level."""
+    setter = getattr(cyvcf2.cyvcf2, "set_htslib_log_level", None)  # cyvcf2 >= 0.31.1
+    if setter is not None and "CYVCF2_HTSLIB_LOG_LEVEL" not in os.environ:
+        setter(0)
+
+
+def _gzip_damage(path: str) -> str | None:
+    """Why a gzip file cannot be decompressed to its end, or None (only on failure paths)."""
+    if not is_gzip(path):
+        return None
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 20):
+                pass
+    except GZIP_ERRORS as exc:
+        return f"the gzip stream is truncated or damaged: {exc}"
+    return None
+
+
 def _records(path: str) -> Iterator[tuple[int, int, Any]]:
     """Yield ``(record_index, line_number, cyvcf2 record)``.
 
@@ -160,10 +180,13 @@ def _records(path: str) -> Iterator[tuple[int, int, Any]]:
     """
     import cyvcf2
 
+    _quiet_htslib(cyvcf2)
     try:
         vcf = cyvcf2.VCF(path, samples=[], lazy=True)
     except Exception as exc:  # noqa: BLE001 - cyvcf2 raises bare Exception / OSError
-        raise InputError(f"{path}: cannot read as a VCF ({exc})") from None
+        damage = _gzip_damage(path)
+        raise InputError(f"{path}: cannot read " + (
+            f"the file ({damage})" if damage else f"as a VCF ({exc})")) from None
     try:
         with _open_text(path) as text:
             index = 0
@@ -191,7 +214,7 @@ def _records(path: str) -> Iterator[tuple[int, int, Any]]:
                     )
                 yield index, lineno, rec
                 index += 1
-    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+    except (*GZIP_ERRORS, OSError) as exc:
         raise InputError(f"{path}: cannot read the file ({exc})") from None
     finally:
         vcf.close()
@@ -264,6 +287,7 @@ def read_variant_table(
     genome = os.fspath(genome_path)
     if not os.path.isfile(vcf):
         raise InputError(f"{vcf}: VCF file not found")
+    check_bgzf_complete(vcf, "VCF")  # cut at a block boundary, it would read as shorter
     fasta = open_fasta(genome, role=_GENOME)
     lengths = contig_lengths(genome, role=_GENOME)
     report = VariantReadReport(vcf=vcf, genome=genome)

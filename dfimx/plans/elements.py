@@ -23,12 +23,16 @@ import xarray as xr
 from dfimx.errors import InputError
 from dfimx.plans.common import (
     Interval,
-    check_interval,
+    SequenceFrame,
     element_alts,
     padded_intervals,
-    resolve_seq,
-    seq_lookup,
+    resolve_seqs,
+    sequence_frame,
+    to_window,
 )
+
+#: Largest coordinate accepted (exactly representable as a float).
+_MAX_COORD = 2**53
 
 #: Roles of an element: mutated (source), scored (target) or both (the default).
 ROLES = ("source", "target", "both")
@@ -53,10 +57,8 @@ def read_elements(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def _checked_element_rows(
-    elements: pd.DataFrame, lookup: dict[str, int], n: int, length: int, source: str
-) -> zip:
-    """``(seq index, start, end, name, role)`` per record, checked column-wise.
+def _checked_element_rows(elements: pd.DataFrame, frame: SequenceFrame, source: str) -> zip:
+    """``(seq index, window start, window end, name, role)`` per record, checked column-wise.
 
     Raises :class:`InputError` naming the first bad record (1-based).
     """
@@ -65,24 +67,13 @@ def _checked_element_rows(
     starts = pd.to_numeric(elements["start"], errors="coerce").to_numpy(np.float64)
     ends = pd.to_numeric(elements["end"], errors="coerce").to_numpy(np.float64)
     bad = ~(np.isfinite(starts) & np.isfinite(ends) & (starts == np.round(starts))
-            & (ends == np.round(ends)))
+            & (ends == np.round(ends)) & (np.abs(starts) < _MAX_COORD)
+            & (np.abs(ends) < _MAX_COORD))
     if bad.any():
         raise InputError(f"{source}: record {records[bad][0]}: start/end must be integers")
     starts, ends = starts.astype(np.int64), ends.astype(np.int64)
-    keys = elements["seq"].astype(str).str.strip()
-    seq = keys.map(lookup)
-    unknown = seq.isna().to_numpy()
-    if unknown.any():  # 0-based indices are accepted where no id matches
-        numeric = pd.to_numeric(keys[unknown], errors="coerce")
-        ok = (numeric >= 0) & (numeric < n) & (numeric == numeric.round())
-        seq[unknown] = numeric.where(ok)
-        for rec in records[seq.isna().to_numpy()][:1]:
-            resolve_seq(keys.iloc[rec - 1], lookup, n, source, int(rec))  # raises
-    seq_idx = seq.to_numpy(np.int64)
-    bad = (ends <= starts) | (starts < 0) | (ends > length)
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        check_interval(int(starts[k]), int(ends[k]), length, source, k + 1, "element")
+    seq_idx = resolve_seqs(elements["seq"], frame, source)
+    starts, ends = to_window(frame, seq_idx, starts, ends, source, records, "element")
     if "role" in elements:
         roles = elements["role"].astype(object).where(elements["role"].notna(), "both")
         roles = roles.astype(str).str.strip().str.lower()
@@ -93,7 +84,11 @@ def _checked_element_rows(
         k = int(np.flatnonzero(bad)[0])
         raise InputError(f"{source}: record {k + 1}: role {roles.iloc[k]!r} is not one of "
                          f"{ROLES}")
-    names = elements["name"].astype(str).tolist()
+    name_col = elements["name"]
+    if name_col.isna().any():
+        k = int(np.flatnonzero(name_col.isna().to_numpy())[0])
+        raise InputError(f"{source}: record {k + 1}: empty name")
+    names = name_col.astype(str).tolist()
     return zip(seq_idx.tolist(), starts.tolist(), ends.tolist(), names, roles.tolist(),
                strict=True)
 
@@ -111,8 +106,23 @@ def plan_elements(
     ds
         Sequence dataset (``seq_id``, ``seq_onehot``).
     elements
-        DataFrame or TSV/CSV path with columns ``seq`` (id or 0-based index), ``start``
-        (0-based), ``end`` (exclusive), ``name`` and optionally ``role``.
+        DataFrame or TSV/CSV path with columns ``seq`` (id, or 0-based index when no id
+        looks like a number: see :func:`dfimx.plans.common.resolve_seqs`), ``start``
+        (0-based), ``end`` (exclusive), ``name`` and optionally ``role``. Coordinates refer
+        to the record; when ``ds`` was fitted to a length (``seq_offset``), they are moved
+        to window positions, and an element outside the window is an error.
+    source
+        What the table is, for error messages (default: its path).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with the ``mutation_*`` and ``response_*`` variables (window positions).
+
+    Raises
+    ------
+    InputError
+        Naming the file, the record (1-based data row) and the problem.
     """
     if not isinstance(elements, pd.DataFrame):
         elements = read_elements(elements)
@@ -120,9 +130,11 @@ def plan_elements(
     missing = {"seq", "start", "end", "name"} - set(elements.columns)
     if missing:
         raise InputError(f"{source}: missing column(s) {sorted(missing)}")
-    lookup, n = seq_lookup(ds)
-    length = ds.sizes["position"]
-    rows = _checked_element_rows(elements, lookup, n, length, source)
+    if len(elements) == 0:
+        raise InputError(f"{source}: no elements (a header but no rows)")
+    frame = sequence_frame(ds)
+    n = frame.n
+    rows = _checked_element_rows(elements, frame, source)
     sources: list[list[Interval]] = [[] for _ in range(n)]
     targets: list[list[Interval]] = [[] for _ in range(n)]
     for i, s, e, name, role in rows:

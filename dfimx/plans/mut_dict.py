@@ -28,11 +28,11 @@ import xarray as xr
 from dfimx.errors import InputError
 from dfimx.plans.common import (
     Interval,
-    check_interval,
     element_alts,
     padded_intervals,
     resolve_seq,
-    seq_lookup,
+    sequence_frame,
+    to_window,
 )
 
 
@@ -41,18 +41,19 @@ def read_mut_dict(path: str | os.PathLike) -> Any:
     path = str(path)
     if not Path(path).is_file():
         raise InputError(f"{path}: mut_dict file not found")
-    text = Path(path).read_text()
     try:
+        text = Path(path).read_text(encoding="utf-8")
         if path.endswith((".yaml", ".yml")):
             import yaml
 
             return yaml.safe_load(text)
         return json.loads(text)
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot parse mut_dict: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot parse mut_dict: {first}") from None
 
 
-def _mut_dict_records(mut_dict: Any) -> list[dict]:
+def _mut_dict_records(mut_dict: Any, source: str) -> list[dict]:
     """Flatten the accepted mut_dict shapes into records with a ``seq`` key."""
     if isinstance(mut_dict, Mapping) and "records" in mut_dict:
         mut_dict = mut_dict["records"]
@@ -61,16 +62,53 @@ def _mut_dict_records(mut_dict: Any) -> list[dict]:
         records = []
         for seq, muts in mut_dict.items():
             if not isinstance(muts, Mapping):
-                raise InputError(f"mut_dict: entry for sequence {seq!r} is not a mapping")
+                raise InputError(f"{source}: entry for sequence {seq!r} is not a mapping")
             for key, rec in muts.items():
+                if not isinstance(rec, Mapping):
+                    raise InputError(f"{source}: record {len(records) + 1} (sequence {seq!r}, "
+                                     f"mutation {key!r}) is not a mapping")
                 rec = dict(rec)
                 rec.setdefault("seq", seq)
                 rec.setdefault("mut_name", key)
                 records.append(rec)
         return records
-    if isinstance(mut_dict, Sequence):
+    if isinstance(mut_dict, Sequence) and not isinstance(mut_dict, (str, bytes)):
+        for row, rec in enumerate(mut_dict, 1):
+            if not isinstance(rec, Mapping):
+                raise InputError(f"{source}: record {row} is not a mapping (got "
+                                 f"{type(rec).__name__})")
         return [dict(r) for r in mut_dict]
-    raise InputError("mut_dict: expected a list of records or a {seq: {mutation: ...}} mapping")
+    raise InputError(f"{source}: expected a list of records or a {{seq: {{mutation: ...}}}} "
+                     "mapping")
+
+
+def _integer(value: Any, source: str, row: int, key: str) -> int:
+    """A coordinate of a record, refused (one line) unless it is a whole number.
+
+    As in the elements table, ``12.0`` and ``"12"`` are 12, while ``12.7``, ``"abc"``,
+    ``true`` and lists are errors.
+    """
+    number = None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        number = int(value)
+    elif isinstance(value, (float, np.floating, str)) and not isinstance(value, bool):
+        try:
+            f = float(value)
+        except ValueError:
+            f = float("nan")
+        if np.isfinite(f) and f == round(f) and abs(f) < 2**53:
+            number = int(f)
+    if number is None:
+        shown = repr(value) if isinstance(value, (str, int, float)) else \
+            f"a {type(value).__name__}"
+        raise InputError(f"{source}: record {row}: {key} must be an integer, got {shown}")
+    return number
+
+
+def _integers(value: Any, source: str, row: int, key: str) -> list[int]:
+    """One integer or a list of them (``resp_start``, ``resp_end``)."""
+    items = value if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    return [_integer(v, source, row, key) for v in items]
 
 
 def plan_mut_dict(
@@ -81,42 +119,63 @@ def plan_mut_dict(
     Each record has ``seq, mut_start, mut_end, mut_name, resp_start, resp_end,
     resp_names`` (the ``resp_*`` lists name the targets of that source).  Targets of a
     sequence are the union over its records; a ``pair_mask`` (seq, mutation, response)
-    keeps the pairs that each record asked for.
+    keeps the pairs that each record asked for. ``seq`` and the coordinates follow the
+    rules of the elements table (:func:`dfimx.plans.plan_elements`): an id (or a 0-based
+    index when no id looks like a number), whole-number coordinates in the record's frame.
+
+    Raises
+    ------
+    InputError
+        One line naming the source, the record (1-based) and the problem: a missing key, a
+        coordinate that is not a whole number, an unknown sequence, an interval outside the
+        sequence or outside the window kept by ``length=``.
     """
     if isinstance(mut_dict, (str, os.PathLike)):
         source = source or str(mut_dict)
         mut_dict = read_mut_dict(mut_dict)
     source = source or "<mut_dict>"
-    records = _mut_dict_records(mut_dict)
-    lookup, n = seq_lookup(ds)
-    length = ds.sizes["position"]
+    records = _mut_dict_records(mut_dict, source)
+    if not records:
+        raise InputError(f"{source}: no records")
+    frame = sequence_frame(ds)
+    n = frame.n
     sources: list[list[Interval]] = [[] for _ in range(n)]
     targets: list[list[Interval]] = [[] for _ in range(n)]
     pairs: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    target_index: list[dict[Interval, int]] = [{} for _ in range(n)]  # linear, not quadratic
     need = {"seq", "mut_start", "mut_end", "resp_start", "resp_end"}
     for row, rec in enumerate(records, 1):
         missing = need - set(rec)
         if missing:
             raise InputError(f"{source}: record {row}: missing key(s) {sorted(missing)}")
-        i = resolve_seq(rec["seq"], lookup, n, source, row)
-        s, e = int(rec["mut_start"]), int(rec["mut_end"])
-        check_interval(s, e, length, source, row, "mutation")
-        rs, re_ = list(np.atleast_1d(rec["resp_start"])), list(np.atleast_1d(rec["resp_end"]))
-        names = rec.get("resp_names") or [f"{a}-{b}" for a, b in zip(rs, re_, strict=False)]
-        names = list(np.atleast_1d(names))
+        i = resolve_seq(rec["seq"], frame, source, row)
+        s, e = _integer(rec["mut_start"], source, row, "mut_start"), \
+            _integer(rec["mut_end"], source, row, "mut_end")
+        mut_name = str(rec.get("mut_name", f"{s}-{e}"))
+        (s,), (e,) = to_window(frame, [i], [s], [e], source, [row], "mutation")
+        rs = _integers(rec["resp_start"], source, row, "resp_start")
+        re_ = _integers(rec["resp_end"], source, row, "resp_end")
+        names = rec.get("resp_names")
+        if names is None or (isinstance(names, (list, tuple, np.ndarray)) and len(names) == 0):
+            names = [f"{a}-{b}" for a, b in zip(rs, re_, strict=False)]
+        names = list(names) if isinstance(names, (list, tuple, np.ndarray)) else [names]
         if not len(rs) == len(re_) == len(names):
             raise InputError(
                 f"{source}: record {row}: resp_start, resp_end and resp_names differ in length"
             )
         m_index = len(sources[i])
-        sources[i].append((s, e, str(rec.get("mut_name", f"{s}-{e}"))))
-        for a, b, nm in zip(rs, re_, names, strict=True):
-            a, b = int(a), int(b)
-            check_interval(a, b, length, source, row, "response")
-            key = (a, b, str(nm))
-            if key not in targets[i]:
+        sources[i].append((int(s), int(e), mut_name))
+        if rs:
+            ws, we = to_window(frame, [i] * len(rs), rs, re_, source, [row] * len(rs),
+                               "response")
+        else:
+            ws, we = [], []
+        for a, b, nm in zip(ws, we, names, strict=True):
+            key = (int(a), int(b), str(nm))
+            if key not in target_index[i]:
+                target_index[i][key] = len(targets[i])
                 targets[i].append(key)
-            pairs[i].append((m_index, targets[i].index(key)))
+            pairs[i].append((m_index, target_index[i][key]))
     out = ds.assign(padded_intervals(sources, "mutation"))
     out = out.assign(padded_intervals(targets, "response"))
     pm = np.zeros((n, out.sizes["mutation"], out.sizes["response"]), bool)

@@ -23,6 +23,7 @@ from dfimx.plot.select import (
     load,
     neglog10,
     open_dataset,
+    python_strings,
     spread_indices,
     task_index,
     task_name,
@@ -79,7 +80,7 @@ def pair_values(
                                                                       "target_name")})
     df.insert(0, "seq", idx[rows["seq_index"].to_numpy()])
     df.attrs.update(n_seq=n, n_seq_used=int(idx.size))
-    return df
+    return python_strings(df)
 
 
 def interaction_summary(

@@ -24,6 +24,7 @@ from dfimx.plot.select import (
     element_label,
     load,
     open_dataset,
+    python_strings,
     seq_index,
     symmetric_clim,
     task_index,
@@ -71,8 +72,8 @@ def _element_table(ds: xr.Dataset, i: int, t: int) -> pd.DataFrame:
             })
     cols = ["source", "target", "mutation", "response", "source_name", "target_name", "score",
             "p_value", "q_value"]
-    df = pd.DataFrame(rows, columns=cols).astype(
-        {"score": float, "p_value": float, "q_value": float})
+    df = python_strings(pd.DataFrame(rows, columns=cols).astype(
+        {"score": float, "p_value": float, "q_value": float}))
     df.attrs["source_order"] = [src_labels[m] for m in np.flatnonzero(mmask)]
     df.attrs["target_order"] = [tgt_labels[r] for r in np.flatnonzero(rmask)]
     df.attrs["has_q"] = q is not None

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from dfimx.alphabet import BASES
@@ -26,6 +27,7 @@ from dfimx.store import open_result
 from dfimx.variables import as_str
 
 __all__ = [
+    "python_strings",
     "SIGNIFICANCE",
     "DatasetLike",
     "element_label",
@@ -46,19 +48,25 @@ SIGNIFICANCE = 0.05
 DatasetLike = xr.Dataset | str | os.PathLike
 
 
-def open_dataset(ds: DatasetLike) -> xr.Dataset:
+def open_dataset(ds: DatasetLike, *, allow_incomplete: bool = False) -> xr.Dataset:
     """Return ``ds`` itself, or the dataset of the Zarr store at that path (lazily).
+
+    A store is opened with :func:`dfimx.store.open_result`, with all of its checks: a
+    missing, unreadable, unfinished or damaged store is an
+    :class:`~dfimx.errors.InputError` (one line naming the store and the problem).
 
     Parameters
     ----------
     ds
         A dfimx dataset, or the path or URL of a dfimx Zarr store.
+    allow_incomplete
+        Open a store whose run has not finished, to inspect it (what it shows is
+        partial: tests, nulls and p-values of the missing regions are absent).
 
     Returns
     -------
     xarray.Dataset
-        The dataset; a store is opened with :func:`dfimx.store.open_result`
-        (dask-backed; a store whose run has not finished opens too).
+        The dataset (dask-backed for a store).
 
     Examples
     --------
@@ -66,10 +74,14 @@ def open_dataset(ds: DatasetLike) -> xr.Dataset:
     >>> ds = example_result(n_seq=2)
     >>> open_dataset(ds) is ds
     True
+    >>> open_dataset("no-such-store.zarr")
+    Traceback (most recent call last):
+    ...
+    dfimx.errors.InputError: no-such-store.zarr: store not found
     """
     if isinstance(ds, xr.Dataset):
         return ds
-    return open_result(os.fspath(ds), allow_incomplete=True)
+    return open_result(os.fspath(ds), allow_incomplete=allow_incomplete)
 
 
 def seq_index(ds: xr.Dataset, seq: int | str) -> int:
@@ -216,3 +228,22 @@ def spread_indices(n: int, k: int) -> np.ndarray:
     if n <= k:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, k).round().astype(int))
+
+
+def python_strings(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its text columns as Python-object columns, as holoviews and bokeh need
+    (pandas 3 with pyarrow stores text as Arrow arrays, which they cannot reshape).
+
+    Examples
+    --------
+    >>> python_strings(pd.DataFrame({"a": ["x", "y"], "b": [1, 2]})).dtypes.tolist()
+    [dtype('O'), dtype('int64')]
+    """
+    text = [c for c in df.columns
+            if df[c].dtype != object and pd.api.types.is_string_dtype(df[c].dtype)]
+    if not text:
+        return df
+    out = df.astype({c: object for c in text})
+    out.attrs.update(df.attrs)
+    return out
+

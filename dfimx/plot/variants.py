@@ -24,6 +24,7 @@ from dfimx.plot.select import (
     load,
     neglog10,
     open_dataset,
+    python_strings,
     seq_index,
     task_index,
     task_name,
@@ -91,7 +92,7 @@ def variant_table(
     })
     if value == "neglog10q":
         df["value"] = neglog10(df["value"].to_numpy())
-    return df
+    return python_strings(df)
 
 
 def variant_track(

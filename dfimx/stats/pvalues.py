@@ -246,6 +246,10 @@ def distance_between(
     return np.maximum(np.maximum(rs - me, ms - re), 0)
 
 
+#: Null values a block summary sorts at once (about 40 bytes of temporaries each).
+SUMMARY_SLICE_VALUES = 1 << 22
+
+
 def _pool_ids(
     shape: tuple[int, ...],
     factors: tuple[str, ...],
@@ -291,9 +295,17 @@ def _null_block_summary(
     pools = np.broadcast_to(pools[..., None], null.shape)
     if method == "gaussian":
         return MomentSummary.from_values(null, pools, n_pools)
-    return KeySummary.from_values(
-        _statistic(null, alternative), pools, n_pools, ftype=ftype, limit=limit
-    )
+    # summarized a slice of sources at a time and merged as it goes: the temporaries stay
+    # bounded by the slice and the summary's size limit, and the result is the summary of the
+    # whole block (the merge is exact and its resolution the finest that fits, whatever the
+    # split)
+    step = max(1, SUMMARY_SLICE_VALUES // max(1, null[:, :1].size))
+    summary = None
+    for a in range(0, max(1, null.shape[1]), step):
+        part = KeySummary.from_values(_statistic(null[:, a:a + step], alternative),
+                                      pools[:, a:a + step], n_pools, ftype=ftype, limit=limit)
+        summary = part if summary is None else KeySummary.merge([summary, part], limit)
+    return summary
 
 
 def _p_value_block(

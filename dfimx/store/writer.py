@@ -1,12 +1,18 @@
-"""Writing a result to Zarr v3, region by region along ``seq``, resumable.
+"""Writing a result to Zarr v3, region by region along ``seq``, resumable, owned, whole.
 
-:func:`write_store` creates the store from the lazy template (marked incomplete), then
-fills it region by region along ``seq`` (one region per Dask chunk, Zarr chunks aligned
-with them).  Each region's task writes its arrays and then records itself in
-``region_complete``, so a region counts as done only once all of its data is on disk,
-whichever scheduler or worker ran it.  The store is marked complete after the last
-region and the ``finalize`` step; ``resume=True`` computes only the missing regions and
-refuses a store made from other inputs or settings.
+:func:`write_store` takes the store's lock (one writer: :mod:`~dfimx.store.lock`),
+creates the store from the lazy template (marked incomplete), then fills it region by
+region along ``seq`` (one region per Dask chunk, Zarr chunks aligned with them).  Each
+region's task writes its arrays, records their chunks' sizes and checksums in the
+inventory (:mod:`~dfimx.store.inventory`) and then marks itself in
+``region_complete``, so a region counts as done only once all of its data is on disk
+and accounted for, whichever scheduler or worker ran it.  The store is marked complete
+after the last region, the ``finalize`` step, a check of every chunk against the
+inventory and the ``before_complete`` check (e.g. that no input file changed).
+
+A run that replaces a store writes beside it and swaps on success
+(:mod:`~dfimx.store.resume`); ``resume=True`` computes only the missing or damaged
+regions and refuses a store made from other inputs or settings.
 
 Examples
 --------
@@ -33,15 +39,20 @@ from zarr.api.asynchronous import open_array
 from zarr.core.sync import sync
 
 from dfimx.errors import InputError
+from dfimx.store import inventory
 from dfimx.store.location import (
     StorageOptions,
-    exists,
+    is_url,
     open_group,
     remove_store,
+    replace_store,
     storage_options_for,
+    store_object,
     zarr_store,
 )
+from dfimx.store.lock import locked, new_run_id
 from dfimx.store.reader import REGION_VAR, region_status
+from dfimx.store.resume import assess, check_resumable, choose_target, write_run_attrs
 from dfimx.variables import names_with_role
 
 #: Codec of the float variables: Zstandard at level 1 writes about 1.7x faster than the
@@ -129,28 +140,38 @@ def _write_region(
     storage_options: dict[str, Any] | None,
     names: Sequence[str],
     axes: Sequence[int],
+    columns: Sequence[int],
+    zchunk: int,
     region: int,
     lo: int,
     hi: int,
     *blocks: np.ndarray,
 ) -> int:
-    """Write one region's blocks, then mark the region done (runs on a worker).
+    """Write one region's blocks, record them in the inventory, then mark the region done.
 
-    All arrays of the region are written concurrently (one trip through zarr's event
-    loop; parallel requests on object stores); the mark follows once they are written.
+    Runs on a worker.  All arrays of the region are written concurrently (one trip
+    through zarr's event loop; parallel requests on object stores), every chunk (even
+    one of fill values, so that a missing chunk is always damage); their sizes and
+    checksums, as handed to the store, go into the region's inventory rows; the mark
+    follows.
     """
-    store = zarr_store(path, storage_options, read_only=False)
+    inner = store_object(path, storage_options, read_only=False)
+    store = inventory.RecordingStore(inner)
 
-    async def write_one(name: str, axis: int, block: np.ndarray) -> None:
+    async def write_one(name: str, axis: int, block: np.ndarray) -> Any:
         arr = await open_array(store=store, path=name, mode="r+", zarr_format=3)
+        arr = arr.with_config({"write_empty_chunks": True})
         index = [slice(None)] * arr.ndim
         index[axis] = slice(lo, hi)
         await arr.setitem(tuple(index), np.asarray(block).astype(arr.dtype, copy=False))
+        return arr
 
     async def write_all() -> None:
-        await asyncio.gather(*[write_one(n, a, b) for n, a, b in zip(names, axes, blocks,
-                                                                       strict=True)])
-        marks = await open_array(store=store, path=REGION_VAR, mode="r+", zarr_format=3)
+        arrays = await asyncio.gather(*[write_one(n, a, b) for n, a, b in zip(names, axes, blocks,
+                                                                                strict=True)])
+        await inventory.record_region(inner, names, arrays, columns, lo, hi, zchunk,
+                                      store.seen)
+        marks = await open_array(store=inner, path=REGION_VAR, mode="r+", zarr_format=3)
         await marks.setitem(region, True)
 
     sync(write_all())
@@ -197,21 +218,34 @@ def write_store(
     path: str | os.PathLike,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     batch_regions: int | None = None,
     finalize: Callable[[str], None] | None = None,
+    before_complete: Callable[[str], None] | None = None,
     storage_options: StorageOptions = None,
+    run_id: str | None = None,
 ) -> str:
     """Write a lazy result to a Zarr v3 store, region by region along ``seq``.
 
+    The run holds the store's lock throughout (a second writer is refused with
+    :class:`InputError` naming the owner; the lock of a dead process is taken over).
     The store is created from the lazy template first and marked incomplete
     (``attrs['dfimx_complete'] = False``).  Regions are the Dask chunks along ``seq``;
     the Zarr chunks along ``seq`` divide every region, so regions never share a Zarr
-    chunk.  Each region task writes its data and then records itself in
-    ``region_complete``; ``finalize`` (e.g. the statistics pass) runs last, then the
-    store is marked complete.  An existing store at ``path`` is replaced, unless
-    ``resume`` is set: then a store made with the same inputs, settings and chunking is
-    continued, computing only the missing regions.
+    chunk.  Each region task writes its data, records its chunks in the inventory and
+    then marks itself in ``region_complete``; ``finalize`` (e.g. the statistics pass)
+    runs last, then every chunk is checked against the inventory, ``before_complete``
+    runs, and the store is marked complete.
+
+    Where the store goes: a new store is written in place.  An existing complete dfimx
+    store is replaced, but only on success: the run writes ``<path>.partial`` and swaps
+    it in at the end, so a run that fails leaves the old store untouched.  An
+    unfinished dfimx store is continued with ``resume`` or replaced with ``overwrite``
+    (otherwise refused); anything dfimx did not write is never deleted.  With
+    ``resume`` a store (or the ``.partial`` of an interrupted replacement) made with the
+    same inputs, settings and chunking is continued: regions that are not marked, or
+    whose chunks are missing or fail their checksums, are computed again.
 
     Regions run on the active Dask scheduler: on a distributed ``Client`` they are
     submitted as futures (``batch_regions`` at a time) and the progress bar advances as
@@ -226,14 +260,22 @@ def write_store(
     resume
         Continue an interrupted store; raises :class:`InputError` when the store was
         made from different inputs, settings or chunk size.
+    overwrite
+        Replace an unfinished dfimx store (or discard an interrupted replacement) rather
+        than refuse; never deletes a store that dfimx did not write.
     progress
         Show a progress bar (regions) on stderr.
     batch_regions
         Regions per submitted graph (default 1024): bounds the size of each graph.
     finalize
-        Called with ``path`` after the last region, before the store is marked complete.
+        Called with the path written to after the last region, before the checks.
+    before_complete
+        Called with that path just before the store is marked complete; when it raises
+        :class:`InputError` the store stays incomplete and a resume starts it again.
     storage_options
         fsspec options for URLs (e.g. ``{"endpoint_url": ...}``); ignored for local paths.
+    run_id
+        This run's id (default: a new one), in the lock and the store's ``dfimx_runs``.
 
     Returns
     -------
@@ -249,131 +291,180 @@ def write_store(
     """
     path = str(path)
     so = storage_options_for(path, storage_options)
-    chunks = _seq_chunks(result)
-    regions = _regions(chunks)
-    zchunk = zarr_seq_chunk(chunks)
-    lazy = _stringify(_drop_encodings(result))
-    dask_vars = [name for name, var in lazy.variables.items()
-                 if "seq" in var.dims and isinstance(var.data, da.Array)]
-    computed = set(names_with_role("output"))
-    inputs = [name for name in lazy.data_vars if name not in computed]
-    fingerprint = _fingerprint(result, inputs)
-    layout = _layout_token(chunks)
-    encoding: dict[str, dict[str, Any]] = {}
-    for name, var in lazy.variables.items():
-        if "seq" in var.dims and name in lazy.data_vars:
-            encoding[name] = {"chunks": tuple(zchunk if d == "seq" else int(s)
-                                              for d, s in zip(var.dims, var.shape, strict=True))}
-            if var.dtype.kind == "f":
-                encoding[name]["compressors"] = [FLOAT_COMPRESSOR]
-    for name in dask_vars:
-        axis = lazy[name].dims.index("seq")
-        lazy[name] = lazy[name].copy(data=lazy[name].data.rechunk(
-            {i: (chunks if i == axis else -1) for i in range(lazy[name].ndim)}))
-
-    done = np.zeros(len(regions), bool)
-    found = exists(path, so)
-    if resume and found:
-        done = _check_resumable(path, so, fingerprint, layout, len(regions))
-        if done is None:  # the template itself was interrupted: start again
-            found, done = True, np.zeros(len(regions), bool)
-            _create(lazy, path, so, encoding, regions, fingerprint, layout, zchunk, replace=True)
-    else:
-        _create(lazy, path, so, encoding, regions, fingerprint, layout, zchunk, replace=found)
-    todo = [i for i, d in enumerate(done) if not d]
-    group = open_group(path, so, "r")
-    if todo or not group.attrs.get("dfimx_complete", False):
-        _compute_regions(lazy, dask_vars, regions, todo, path, so, progress=progress,
-                         batch_regions=batch_regions or DEFAULT_BATCH_REGIONS,
-                         token=fingerprint[:12])
-        missing = ~region_status(path, storage_options=so)
-        if missing.any():
-            raise RuntimeError(f"{path}: regions {np.flatnonzero(missing)[:10].tolist()} were "
-                               "not recorded as written")
-        if finalize is not None:
-            finalize(path)
-        group = open_group(path, so, "r+")
-        group.attrs["dfimx_variables"] = sorted(name for name, _ in group.arrays())
-        group.attrs["dfimx_complete"] = True
+    job = _Job(result)
+    try:
+        with locked(path, so, run_id=run_id or new_run_id()) as lock:
+            target = choose_target(path, so, resume=resume, overwrite=overwrite)
+            _write(job, target.work, so, lock, fresh=target.fresh, progress=progress,
+                   batch_regions=batch_regions or DEFAULT_BATCH_REGIONS, finalize=finalize,
+                   before_complete=before_complete)
+            if target.swap:
+                replace_store(path, target.work, so)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
     return path
 
 
-def _check_resumable(path: str, so: StorageOptions, fingerprint: str, layout: str,
-                     n_regions: int) -> np.ndarray | None:
-    try:
-        group = open_group(path, so, "r")
-        attrs = dict(group.attrs)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot resume: not a readable Zarr store ({exc})") from exc
-    if "dfimx_complete" not in attrs:
-        raise InputError(f"{path}: cannot resume: not a dfimx store (remove it or choose "
-                         "another output)")
-    if attrs.get("dfimx_fingerprint") is None:
-        return None
-    if attrs.get("dfimx_layout") != layout:
-        raise InputError(
-            f"{path}: cannot resume: the store was written in regions of "
-            f"{attrs.get('dfimx_region_size')} sequences; rerun with "
-            f"chunk_size={attrs.get('dfimx_region_size')}"
-        )
-    if attrs["dfimx_fingerprint"] != fingerprint:
-        raise InputError(
-            f"{path}: cannot resume: the store was made with different inputs or settings "
-            "(remove it or choose another output)"
-        )
-    done = region_status(path, storage_options=so)
-    if len(done) != n_regions:  # pragma: no cover - the layout token covers this
-        raise InputError(f"{path}: cannot resume: {len(done)} regions stored, {n_regions} "
-                         "expected")
-    return done
+def _write_error(path: str, exc: OSError) -> InputError:
+    """One line for a system error during a run (disk full, read-only folder, ...)."""
+    again = "it is left incomplete; once that is fixed, resume=True continues it"
+    name = getattr(exc, "filename", None)
+    if name and not is_url(path):
+        inside = os.path.realpath(str(name)).startswith(os.path.realpath(path).rstrip("/"))
+        if not inside:  # e.g. an input file that went away: name it, not the store
+            return InputError(f"{name}: {exc.strerror or exc} (while writing {path}; {again})")
+    return InputError(f"{path}: cannot write the store: {exc.strerror or exc} ({again})")
 
 
-def _create(lazy: xr.Dataset, path: str, so: StorageOptions, encoding: dict, regions: list,
-            fingerprint: str, layout: str, zchunk: int, *, replace: bool) -> None:
-    if replace:
-        remove_store(path, so)
-    template = lazy.copy()
-    template[REGION_VAR] = ("region", np.zeros(len(regions), bool))
-    encoding = dict(encoding)
+class _Job:
+    """The lazy result made ready to write: template, Dask variables, encoding, tokens."""
+
+    def __init__(self, result: xr.Dataset) -> None:
+        chunks = _seq_chunks(result)
+        self.regions = _regions(chunks)
+        self.bounds = [0] + [sl.stop for sl in self.regions]
+        self.zchunk = zarr_seq_chunk(chunks)
+        lazy = _stringify(_drop_encodings(result))
+        self.dask_vars = [name for name, var in lazy.variables.items()
+                          if "seq" in var.dims and isinstance(var.data, da.Array)]
+        computed = set(names_with_role("output"))
+        inputs = [name for name in lazy.data_vars if name not in computed]
+        self.fingerprint = _fingerprint(result, inputs)
+        self.layout = _layout_token(chunks)
+        self.encoding: dict[str, dict[str, Any]] = {}
+        for name, var in lazy.variables.items():
+            if "seq" in var.dims and name in lazy.data_vars:
+                self.encoding[name] = {"chunks": tuple(
+                    self.zchunk if d == "seq" else int(s)
+                    for d, s in zip(var.dims, var.shape, strict=True))}
+                if var.dtype.kind == "f":
+                    self.encoding[name]["compressors"] = [FLOAT_COMPRESSOR]
+        for name in self.dask_vars:
+            axis = lazy[name].dims.index("seq")
+            lazy[name] = lazy[name].copy(data=lazy[name].data.rechunk(
+                {i: (chunks if i == axis else -1) for i in range(lazy[name].ndim)}))
+        self.lazy = lazy
+
+
+def _write(job: _Job, work: str, so: StorageOptions, lock: Any, *, fresh: bool,
+           progress: bool, batch_regions: int, finalize: Callable[[str], None] | None,
+           before_complete: Callable[[str], None] | None) -> None:
+    n = len(job.regions)
+    todo, run_finalize = list(range(n)), True
+    if not fresh:
+        done = check_resumable(work, so, job.fingerprint, job.layout, n)
+        complete = bool(open_group(work, so, "r").attrs.get("dfimx_complete", False))
+        repair = None if done is None else assess(work, so, done, job.regions,
+                                                  complete=complete)
+        if repair is None or repair.rebuild:
+            fresh = True
+        elif repair.nothing:
+            return
+        else:
+            group = open_group(work, so, "r+")
+            group.attrs["dfimx_complete"] = False
+            write_run_attrs(group, lock, created=False)
+            _rewrite_template(job, work, so, repair.template)
+            todo, run_finalize = repair.todo, repair.finalize
+    if fresh:
+        _create(job, work, so, lock)
+    present = set(open_group(work, so, "r").array_keys())
+    names = [name for name in job.dask_vars if name in present]
+    _compute_regions(job, names, todo, work, so, progress=progress,
+                     batch_regions=batch_regions, token=job.fingerprint[:12])
+    missing = ~region_status(work, storage_options=so)
+    if missing.any():
+        raise RuntimeError(f"{work}: regions {np.flatnonzero(missing)[:10].tolist()} were "
+                           "not recorded as written")
+    if run_finalize and finalize is not None:
+        finalize(work)
+    _seal(work, so, before_complete)
+
+
+def _seal(work: str, so: StorageOptions, before_complete: Callable[[str], None] | None) -> None:
+    """Record the finished inventory, check every chunk against it, mark complete."""
+    group = open_group(work, so, "r+")
+    inv = inventory.record_final(group, store_object(work, so, read_only=False))
+    names = sorted(name for name in group.array_keys())
+    found = inventory.problems(inv, inventory.listing(work, so), names, whole=True)
+    if found:
+        raise InputError(inv.message(work, found[0]) + " (damaged during the run; "
+                         "resume=True recomputes it)")
+    if before_complete is not None:
+        try:
+            before_complete(work)
+        except InputError:
+            group.attrs["dfimx_fingerprint"] = None  # nothing in it can be trusted
+            raise
+    group.attrs["dfimx_variables"] = names
+    group.attrs["dfimx_complete"] = True
+
+
+def _rewrite_template(job: _Job, work: str, so: StorageOptions, names: Sequence[str]) -> None:
+    """Write damaged plan variables again (they are in memory, identical by the fingerprint)."""
+    if not names:
+        return
+    sub = xr.Dataset({name: job.lazy[name].variable for name in names})
+    sub.to_zarr(zarr_store(work, so, read_only=False), mode="r+", zarr_format=3,
+                consolidated=False, write_empty_chunks=True)
+    group = open_group(work, so, "r+")
+    template = list(group[inventory.INDEX].attrs.get("template", []))
+    inventory.record_template(group, store_object(work, so, read_only=False), template)
+
+
+def _create(job: _Job, path: str, so: StorageOptions, lock: Any) -> None:
+    remove_store(path, so)
+    template = job.lazy.copy()
+    template[REGION_VAR] = ("region", np.zeros(len(job.regions), bool))
+    encoding = dict(job.encoding)
     encoding[REGION_VAR] = {"chunks": (1,)}
     template.attrs.update({
         "dfimx_complete": False,
         "dfimx_fingerprint": None,
-        "dfimx_layout": layout,
-        "dfimx_region_size": int(regions[0].stop - regions[0].start),
-        "dfimx_zarr_chunk": int(zchunk),
+        "dfimx_layout": job.layout,
+        "dfimx_region_size": int(job.regions[0].stop - job.regions[0].start),
+        "dfimx_zarr_chunk": int(job.zchunk),
     })
-    store = zarr_store(path, so, read_only=False)
+    store = inventory.RecordingStore(store_object(path, so, read_only=False))
     template.to_zarr(store, mode="w", compute=False, encoding=encoding, zarr_format=3,
-                     consolidated=False)
-    # the template is whole: only now can a resume trust it
+                     consolidated=False, write_empty_chunks=True)
     group = open_group(path, so, "r+")
-    group.attrs["dfimx_fingerprint"] = fingerprint
+    inventory.create(group, bounds=job.bounds, zarr_chunk=job.zchunk,
+                     n_seq=int(job.lazy.sizes["seq"]), region_vars=job.dask_vars)
+    written = [name for name in group.array_keys()
+               if name not in job.dask_vars and name != REGION_VAR]
+    inventory.record_template(group, store_object(path, so, read_only=False), written,
+                              store.seen)
+    write_run_attrs(group, lock, created=True)
+    # the template is whole: only now can a resume trust it
+    group.attrs["dfimx_fingerprint"] = job.fingerprint
 
 
-def _compute_regions(lazy: xr.Dataset, dask_vars: list[str], regions: list[slice],
-                     todo: list[int], path: str, so: StorageOptions, *, progress: bool,
-                     batch_regions: int, token: str) -> None:
+def _compute_regions(job: _Job, names: list[str], todo: list[int], path: str,
+                     so: StorageOptions, *, progress: bool, batch_regions: int,
+                     token: str) -> None:
     if not todo:
         return
-    axes = [lazy[name].dims.index("seq") for name in dask_vars]
+    lazy, regions = job.lazy, job.regions
+    axes = [lazy[name].dims.index("seq") for name in names]
+    columns = [job.dask_vars.index(name) for name in names]
     blocks = {name: lazy[name].data.to_delayed(optimize_graph=False).reshape(-1)
-              for name in dask_vars}
+              for name in names}
     write = dask.delayed(_write_region, pure=False)
 
-    def job(i: int) -> Any:
+    def job_of(i: int) -> Any:
         sl = regions[i]
-        return write(path, so, dask_vars, axes, i, sl.start, sl.stop,
-                     *[blocks[name][i] for name in dask_vars],
+        return write(path, so, names, axes, columns, job.zchunk, i, sl.start, sl.stop,
+                     *[blocks[name][i] for name in names],
                      dask_key_name=f"dfimx-write-{token}-{i}")
 
     bar = _progress_bar(len(regions), initial=len(regions) - len(todo), enabled=progress)
     try:
         client = _active_client()
         if client is not None:
-            _run_distributed(client, job, todo, bar, batch_regions)
+            _run_distributed(client, job_of, todo, bar, batch_regions)
         else:
-            _run_local(job, todo, bar, batch_regions)
+            _run_local(job_of, todo, bar, batch_regions)
     finally:
         bar.close()
 
@@ -436,7 +527,7 @@ def add_variables(path: str | os.PathLike, new: xr.Dataset, *,
     for v in new.variables.values():
         v.encoding = {}
     new.to_zarr(zarr_store(path, so, read_only=False), mode="a", zarr_format=3,
-                consolidated=False)
+                consolidated=False, write_empty_chunks=True)
 
 
 def remove_variables(path: str | os.PathLike, names: Iterable[str], *,
