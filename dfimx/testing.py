@@ -38,6 +38,7 @@ from dfimx.variables import as_str
 __all__ = [
     "CountingScheduler",
     "example_result",
+    "example_store",
     "example_variants",
     "external_refs",
     "raise_if_dask_computes",
@@ -234,6 +235,19 @@ def example_variants(*, n_pairs: int = 2, n_lone_motifs: int = 0, n_decoy_motifs
                                   n_random_variants=n_random_variants, bgzip=bgzip, **options)
     table, _ = read_variant_table(sim.vcf, sim.genome)
     return sim, table
+
+
+def example_store(n_seq: int = 6, chunk: int = 4) -> str:
+    """The path of a new finished store of :func:`example_result` (in a temporary folder).
+
+    Examples
+    --------
+    >>> example_store().endswith("example.zarr")
+    True
+    """
+    path = os.path.join(tempfile.mkdtemp(prefix="dfimx-example-"), "example.zarr")
+    write_example_store(example_result(n_seq), path, chunk)
+    return path
 
 
 def write_example_store(ds: xr.Dataset, path: str | os.PathLike, chunk: int = 50) -> xr.Dataset:

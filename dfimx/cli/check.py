@@ -23,12 +23,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     Examples
     --------
-    >>> import tempfile
-    >>> from dfimx.testing import example_result, write_example_store
-    >>> path = tempfile.mkdtemp() + "/r.zarr"
-    >>> _ = write_example_store(example_result(6), path, 4)
+    >>> from dfimx.testing import example_store
+    >>> path = example_store(n_seq=6, chunk=4)
     >>> cmd_check(argparse.Namespace(store=path))  # doctest: +ELLIPSIS
-    /...r.zarr: whole: 2 regions, ... variables, ... chunks (... MB) match their checksums
+    /...example.zarr: whole: 2 regions, ... variables, ... chunks (... MB) match their checksums
     0
     """
     from dfimx.store import check_store  # zarr loads only for the command that needs it

@@ -303,6 +303,14 @@ def _damaged(path: str, exc: BaseException) -> InputError:
                       f"damaged ({exc})")
 
 
+def _lines(fh: Any) -> Iterator[tuple[int, bytes, bool]]:
+    """``(line number, line without its end, whether a lone carriage return remains)``."""
+    for lineno, raw in enumerate(fh, 1):
+        line = raw.rstrip(b"\n")
+        line = line[:-1] if line.endswith(b"\r") else line
+        yield lineno, line, b"\r" in line
+
+
 def stream_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     """Yield ``(name, sequence)`` from a (possibly gzipped) FASTA file, one record at a time.
 
@@ -330,10 +338,8 @@ def stream_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     name, parts = None, []
     try:
         with open_bytes(path) as fh:
-            for lineno, raw in enumerate(fh, 1):
-                line = raw.rstrip(b"\n")
-                line = line[:-1] if line.endswith(b"\r") else line
-                if b"\r" in line:
+            for lineno, line, lone_cr in _lines(fh):
+                if lone_cr:
                     raise InputError(f"{path}: line {lineno}: {_LONE_CR}")
                 # spaces are not stripped: on a sequence line they are invalid characters,
                 # as in the indexed (pyfaidx) reader
@@ -380,10 +386,8 @@ def first_invalid_line(path: str | os.PathLike) -> str | None:
     path = os.fspath(path)
     try:
         with open_bytes(path) as fh:
-            for lineno, raw in enumerate(fh, 1):
-                line = raw.rstrip(b"\n")
-                line = line[:-1] if line.endswith(b"\r") else line
-                if b"\r" in line:
+            for lineno, line, lone_cr in _lines(fh):
+                if lone_cr:
                     return f"line {lineno}: {_LONE_CR}"
                 if line.startswith(b">"):
                     continue

@@ -218,10 +218,8 @@ def open_result(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from dfimx.testing import example_result, write_example_store
-    >>> path = tempfile.mkdtemp() + "/r.zarr"
-    >>> _ = write_example_store(example_result(6), path, 4)
+    >>> from dfimx.testing import example_store
+    >>> path = example_store(n_seq=6, chunk=4)
     >>> open_result(path, verify=True).attrs["dfimx_complete"]
     True
     """
@@ -301,10 +299,8 @@ def check_store(path: str | os.PathLike, *, storage_options: StorageOptions = No
 
     Examples
     --------
-    >>> import tempfile
-    >>> from dfimx.testing import example_result, write_example_store
-    >>> path = tempfile.mkdtemp() + "/r.zarr"
-    >>> _ = write_example_store(example_result(6), path, 4)
+    >>> from dfimx.testing import example_store
+    >>> path = example_store(n_seq=6, chunk=4)
     >>> report = check_store(path)
     >>> report.ok, report.regions
     (True, 2)
