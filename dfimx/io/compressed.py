@@ -80,12 +80,11 @@ def is_plain_gzip(path: str | os.PathLike) -> bool:
 
     Examples
     --------
-    >>> import gzip, tempfile
-    >>> p = tempfile.mkdtemp() + "/s.fa.gz"
-    >>> with gzip.open(p, "wt") as fh:
-    ...     _ = fh.write(">a\\nAC\\n")
-    >>> is_plain_gzip(p)
-    True
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.fa"
+    >>> _ = p.write_text(">a\\nAC\\n")
+    >>> is_plain_gzip(p)                 # plain text: not gzip at all
+    False
     """
     return is_gzip(path) and not is_bgzf(path)
 
