@@ -91,3 +91,21 @@ def write_threaded():
             return write_store(result, path, progress=False, **kw)
 
     return write
+
+
+@pytest.fixture
+def genome(tmp_path):
+    """``(genome FASTA path, {contig: sequence})``: two random contigs (523 and 301 bp), chr2
+    with a stretch of N and soft-masked bases; headers carry a description."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    contigs = {
+        "chr1": "".join(rng.choice(list("ACGT"), 523)),
+        "chr2": "".join(rng.choice(list("ACGT"), 301)),
+    }
+    contigs["chr2"] = contigs["chr2"][:100] + "NNNNN" + contigs["chr2"][105:200].lower() + (
+        contigs["chr2"][200:]
+    )
+    records = {f"{name} description": seq for name, seq in contigs.items()}
+    return write_fasta(tmp_path / "genome.fa", records, line_width=50), contigs

@@ -15,21 +15,6 @@ from dfimx.io.vcf import TABLE_COLUMNS, read_variant_table
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 
 
-@pytest.fixture
-def genome(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    rng = np.random.default_rng(7)
-    contigs = {
-        "chr1": "".join(rng.choice(list("ACGT"), 523)),
-        "chr2": "".join(rng.choice(list("ACGT"), 301)),
-    }
-    # A stretch of N and soft-masked bases on chr2.
-    contigs["chr2"] = contigs["chr2"][:100] + "NNNNN" + contigs["chr2"][105:200].lower() + (
-        contigs["chr2"][200:]
-    )
-    records = {f"{name} description": seq for name, seq in contigs.items()}
-    return write_fasta(tmp_path / "genome.fa", records, line_width=50), contigs
-
-
 def _vcf(path: Path, *records: str) -> Path:
     path.write_text(HEADER + "".join(r + "\n" for r in records))
     return path

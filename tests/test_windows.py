@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dask
 import numpy as np
 import pandas as pd
@@ -12,24 +10,8 @@ import pytest
 from dfimx import variables
 from dfimx.alphabet import onehot_to_strings
 from dfimx.errors import InputError
-from dfimx.io.fasta import write_fasta
 from dfimx.io.vcf import TABLE_COLUMNS
 from dfimx.windows import extract_windows, variant_windows_dataset, window_starts
-
-
-@pytest.fixture
-def genome(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    rng = np.random.default_rng(7)
-    contigs = {
-        "chr1": "".join(rng.choice(list("ACGT"), 523)),
-        "chr2": "".join(rng.choice(list("ACGT"), 301)),
-    }
-    # A stretch of N and soft-masked bases on chr2.
-    contigs["chr2"] = contigs["chr2"][:100] + "NNNNN" + contigs["chr2"][105:200].lower() + (
-        contigs["chr2"][200:]
-    )
-    records = {f"{name} description": seq for name, seq in contigs.items()}
-    return write_fasta(tmp_path / "genome.fa", records, line_width=50), contigs
 
 
 @pytest.mark.parametrize("window", [1, 8, 51, 100])
