@@ -109,3 +109,22 @@ def genome(tmp_path):
     )
     records = {f"{name} description": seq for name, seq in contigs.items()}
     return write_fasta(tmp_path / "genome.fa", records, line_width=50), contigs
+
+
+@pytest.fixture
+def cropped_runs(oracle_files, tmp_path):
+    """``(base, crop)`` lazy results: the oracle records, and the same records widened by 5
+    bases on each side and cropped back with ``length=40`` (elements in the record's frame)."""
+    import dfimx
+    from dfimx.io.fasta import stream_fasta
+
+    wide = write_fasta(tmp_path / "wide.fa", {name: "GATTA" + seq + "CATTA"
+                                             for name, seq in stream_fasta(oracle_files["fasta"])})
+    table = pd.read_csv(oracle_files["elements"], sep="\t")
+    shifted = table.assign(start=table.start + 5, end=table.end + 5)
+    settings = {"null": "none", "method": "grad_x_input"}
+    base = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(oracle_files["fasta"]),
+                                                  table), oracle_files["model"], **settings)
+    crop = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(wide, length=40), shifted),
+                              oracle_files["model"], **settings)
+    return base, crop

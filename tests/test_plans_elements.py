@@ -116,21 +116,10 @@ def test_blank_seq_and_name_cells_are_refused(tmp_path, two_sequences):
         plan_elements(two_sequences, str(path))
 
 
-def test_cropped_records_give_the_scores_of_the_uncropped_ones(oracle_files, tmp_path):
+def test_cropped_records_give_the_scores_of_the_uncropped_ones(cropped_runs):
     """Finding 6 end to end: records widened by 5 bases on each side and cropped back with
     length=40 (elements given in the record's frame) score exactly as the originals."""
-    import dfimx
-    from dfimx.io.fasta import stream_fasta, write_fasta
-
-    wide = write_fasta(tmp_path / "wide.fa", {name: "GATTA" + seq + "CATTA"
-                                             for name, seq in stream_fasta(oracle_files["fasta"])})
-    table = pd.read_csv(oracle_files["elements"], sep="\t")
-    shifted = table.assign(start=table.start + 5, end=table.end + 5)
-    settings = {"null": "none", "method": "grad_x_input"}
-    base = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(oracle_files["fasta"]),
-                                                  table), oracle_files["model"], **settings)
-    crop = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(wide, length=40), shifted),
-                              oracle_files["model"], **settings)
+    base, crop = cropped_runs
     assert crop.seq_offset.values.tolist() == [5] * 6
     for name in ("mutation_start", "response_end", "interaction_score", "mutant_prediction"):
         np.testing.assert_array_equal(crop[name].values, base[name].values, err_msg=name)

@@ -167,21 +167,10 @@ def test_pair_summary_follows_the_table_format(tmp_path, suffix):
     np.testing.assert_allclose(written.median_score, want.median_score, rtol=1e-5)
 
 
-def test_cropped_records_export_record_coordinates(oracle_files, tmp_path):
+def test_cropped_records_export_record_coordinates(cropped_runs):
     """Records fitted with length=: the table gives positions in the record, as the elements
     table did, not window positions."""
-    import dfimx
-    from dfimx.io.fasta import stream_fasta, write_fasta
-
-    wide = write_fasta(tmp_path / "wide.fa", {name: "GATTA" + seq + "CATTA"
-                                             for name, seq in stream_fasta(oracle_files["fasta"])})
-    table = pd.read_csv(oracle_files["elements"], sep="\t")
-    shifted = table.assign(start=table.start + 5, end=table.end + 5)
-    settings = {"null": "none", "method": "grad_x_input"}
-    base = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(oracle_files["fasta"]),
-                                                  table), oracle_files["model"], **settings)
-    crop = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(wide, length=40), shifted),
-                              oracle_files["model"], **settings)
+    base, crop = cropped_runs
     a, b = to_dataframe(base.compute()), to_dataframe(crop.compute())
     for column in ("source_start", "source_end", "target_start", "target_end"):
         np.testing.assert_array_equal(b[column], a[column] + 5, err_msg=column)
