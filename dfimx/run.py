@@ -36,8 +36,9 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from dfimx import sequences, stats
+from dfimx import sequences
 from dfimx.dfim import compute_dfim
+from dfimx.dfim.graph import settings_attrs
 from dfimx.errors import InputError
 from dfimx.io.meme import load_motifs
 from dfimx.io.vcf import read_variant_table
@@ -49,6 +50,7 @@ from dfimx.plans.variants import (
     variant_scan_dataset,
 )
 from dfimx.settings import Settings
+from dfimx.stats.finalize import result_statistics
 from dfimx.store import add_variables, open_result, remove_variables, write_store
 from dfimx.version import __version__
 
@@ -82,26 +84,18 @@ def rechunk_seq(ds: xr.Dataset, chunk: int) -> xr.Dataset:
 def statistics_pass(
     path: str, settings: Settings, *, storage_options: dict[str, Any] | None = None
 ) -> None:
-    """Add p-values and q-values from the stored null to the store at ``path``."""
+    """Add p-values, q-values and effect sizes from the stored null to the store at ``path``
+    (:func:`dfimx.stats.finalize.result_statistics`, as :func:`dfimx.store.write_store`
+    does for a result it is given without a ``finalize``)."""
     if settings.null == "none":  # no null scores: nothing to add (and no need to open it)
         return
     ds = open_result(path, allow_incomplete=True, storage_options=storage_options)
     if "null_interaction_score" not in ds:
         return
-    added = []
-    for score, null, prefix in (("interaction_score", "null_interaction_score", "interaction"),
-                                ("symmetric_score", "null_symmetric_score", "symmetric")):
-        if null not in ds:
-            continue
-        ds = stats.add_p_values(ds, pvalue=settings.pvalue, level=settings.null_level,
-                                score=score, null=null, output=f"{prefix}_p_value")
-        ds = stats.add_q_values(ds, p_value=f"{prefix}_p_value", output=f"{prefix}_q_value")
-        added += [f"{prefix}_p_value", f"{prefix}_q_value", null]
-    add_variables(path, ds[[a for a in added if not a.startswith("null_")]],
-                  storage_options=storage_options)
+    new, nulls = result_statistics(ds, attrs={**ds.attrs, **settings_attrs(settings)})
+    add_variables(path, new, storage_options=storage_options)
     if not settings.keep_null:
-        remove_variables(path, [a for a in added if a.startswith("null_")],
-                         storage_options=storage_options)
+        remove_variables(path, nulls, storage_options=storage_options)
 
 
 def run_dfim(

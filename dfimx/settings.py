@@ -26,10 +26,13 @@ from dfimx.attribution import METHODS, REFERENCES
 from dfimx.dfim.maps import REDUCTIONS
 from dfimx.errors import InputError
 from dfimx.mutants import MUTATION_MODES
+from dfimx.stats.finalize import null_level_for
 from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS
 
-#: Null distributions: dinucleotide- or mononucleotide-shuffled sequences, or none.
-NULL_KINDS = ("dinuc", "shuffle", "none")
+#: Null distributions: distance-matched decoy sources in the real sequence (context, see
+#: :mod:`dfimx.dfim.context`), dinucleotide- or mononucleotide-shuffled sequences, or none.
+#: ``context`` is the default: the one calibrated on every simulation (see the README).
+NULL_KINDS = ("context", "dinuc", "shuffle", "none")
 #: Reference used when none is given: DeepLIFT with a GC background separated the true
 #: motif pair most robustly across trained models (see the README), DeepSHAP averages
 #: over dinucleotide shuffles by definition.
@@ -55,7 +58,8 @@ class Settings:
     score
         Reduction of the delta profile over a target (``sum``, ``abs_sum``, ``max_abs``).
     null, null_draws, pvalue, null_level
-        Null kind and draws, p-value kind and pooling level.
+        Null kind and draws, p-value kind and pooling level (None: the null's default,
+        ``target`` for ``context``, ``global`` for the shuffled nulls).
     seed
         Seed of every random draw (with the sequence id: chunking never changes results).
     keep_delta, keep_importance, keep_null
@@ -78,10 +82,10 @@ class Settings:
     n_shuffles: int = 5
     gc: float = DEFAULT_GC
     score: str = "sum"
-    null: str = "dinuc"
+    null: str = "context"
     null_draws: int = 8
     pvalue: str = "empirical"
-    null_level: str = "global"
+    null_level: str | None = None
     seed: int = 0
     keep_delta: bool = False
     keep_importance: bool = False
@@ -98,6 +102,9 @@ class Settings:
             default = DEFAULT_REFERENCES.get(self.method)
             default = default or METHODS[self.method].default_reference or "zeros"
             return dataclasses.replace(self, reference=default).validate()
+        if self.null_level is None and isinstance(self.null, str):
+            return dataclasses.replace(self, null_level=null_level_for(self.null, None)
+                                       ).validate()
         _choice("reference", self.reference, REFERENCES)
         _choice("mutation", self.mutation, MUTATION_MODES)
         _choice("score", self.score, REDUCTIONS)

@@ -71,7 +71,7 @@ _REQUIRED = [
     "response_start", "response_end", "response_name", "prediction", "mutant_prediction",
     "seq_id",
 ]
-_STATISTICS = ("interaction_p_value", "interaction_q_value")
+_STATISTICS = ("interaction_p_value", "interaction_q_value", "interaction_effect_size")
 #: Store variables of element plans behind the symmetric_score / symmetric_p_value /
 #: symmetric_q_value columns (the mean of both directions of a pair).
 _SYMMETRIC = ("symmetric_score", "symmetric_p_value", "symmetric_q_value")
@@ -102,6 +102,7 @@ _LAYOUT = [
     ("q_value", "interaction_q_value", "smrt"),
     ("prediction", "prediction", "st"),
     ("mutant_prediction", "mutant_prediction", "smt"),
+    ("effect_size", "interaction_effect_size", "smrt"),
     *((v, v, "smrt") for v in _SYMMETRIC),
     ("target_base", None, "sr"),
     *((v, v, "s") for v in _VARIANT_COLUMNS),

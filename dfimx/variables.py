@@ -173,8 +173,15 @@ symmetric_score = _spec("symmetric_score", SCORE, "f",
                         "Mean of the scores of a -> b and b -> a (element plans); NaN without "
                         "both directions.", role="output", long_name="symmetric interaction score")
 null_interaction_score = _spec("null_interaction_score", NULL, "f",
-                               "Interaction scores on shuffled sequences with the same "
-                               "coordinates.", role="output", long_name="null interaction score")
+                               "Null interaction scores: on shuffled sequences with the "
+                               "same coordinates (dinuc, shuffle) or of distance-matched decoy "
+                               "sources in the real sequence (context).", role="output",
+                               long_name="null interaction score")
+null_decoy_widening = _spec("null_decoy_widening", SM, "i",
+                            "Context null: distance bins the decoys of a source were widened "
+                            "by (largest over draws) because no position in the pair's own bin "
+                            "was free; 0 matched exactly, -1 no decoy could be placed.",
+                            role="output")
 null_symmetric_score = _spec("null_symmetric_score", NULL, "f",
                              "Symmetric scores of the null draws.", role="output")
 # statistics
@@ -184,12 +191,19 @@ interaction_p_value = _spec("interaction_p_value", SCORE, "f",
 interaction_q_value = _spec("interaction_q_value", SCORE, "f",
                             "Benjamini-Hochberg q-value of the interaction score.",
                             role="statistic", long_name="q-value")
+interaction_effect_size = _spec("interaction_effect_size", SCORE, "f",
+                                "Interaction score standardised by its null pool: (score - "
+                                "mean) / sd of the pool's null scores.", role="statistic",
+                                long_name="effect size")
 symmetric_p_value = _spec("symmetric_p_value", SCORE, "f",
                           "p-value of the symmetric score against the symmetric null.",
                           role="statistic", long_name="p-value of the symmetric score")
 symmetric_q_value = _spec("symmetric_q_value", SCORE, "f",
                           "Benjamini-Hochberg q-value of the symmetric score.",
                           role="statistic", long_name="q-value of the symmetric score")
+symmetric_effect_size = _spec("symmetric_effect_size", SCORE, "f",
+                              "Symmetric score standardised by its null pool.",
+                              role="statistic", long_name="effect size of the symmetric score")
 # store bookkeeping
 region_complete = _spec("region_complete", ("region",), "b",
                         "True for each region (a chunk of sequences) written completely.",

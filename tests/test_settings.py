@@ -14,7 +14,9 @@ from dfimx.settings import DEFAULT_REFERENCES, Settings, check_execution
 def test_defaults_and_method_references():
     s = Settings().validate()
     assert (s.method, s.reference, s.mutation, s.score, s.null) == (
-        "deeplift", "gc", "gc", "sum", "dinuc")
+        "deeplift", "gc", "gc", "sum", "context")
+    assert s.null_level == "target"
+    assert Settings(null="dinuc").validate().null_level == "global"
     assert s.gc == DEFAULT_GC
     for method, reference in DEFAULT_REFERENCES.items():
         assert Settings(method=method).validate().reference == reference

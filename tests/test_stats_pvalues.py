@@ -45,7 +45,7 @@ def test_normalize_level_and_argument_errors():
     assert normalize_level("global") == ()
     assert normalize_level("map") == ("seq", "task")
     assert normalize_level(("distance", "map")) == ("seq", "distance")
-    assert stats.NULL_LEVELS == ("global", "task", "map", "distance")
+    assert stats.NULL_LEVELS == ("global", "task", "map", "distance", "element", "target")
     with pytest.raises(InputError, match="unknown null level") as err:
         normalize_level("chromosome")
     assert err.value.option == "null_level"

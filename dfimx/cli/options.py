@@ -92,12 +92,13 @@ def common_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--score", default=None, help="sum, abs_sum or max_abs (default sum)")
     g.add_argument("--steps", type=int, default=None, help="integrated-gradients steps")
     g = p.add_argument_group("null model")
-    g.add_argument("--null", default=None, help="dinuc, shuffle or none (default dinuc)")
+    g.add_argument("--null", default=None, help="context, dinuc, shuffle or none (default context)")
     g.add_argument("--null-draws", type=int, default=None,
                    help=f"shuffled copies per sequence (default {d.null_draws})")
     g.add_argument("--pvalue", default=None, help="empirical or gaussian (default empirical)")
     g.add_argument("--null-level", default=None,
-                   help="global, task, map or distance (default global)")
+                   help="global, task, map, distance, element or target (default: target for "
+                        "--null context, else global)")
     g.add_argument("--keep-null", action="store_true", default=None,
                    help="store null_interaction_score")
     g = p.add_argument_group("model")

@@ -50,6 +50,8 @@ def output_variables(settings: Settings, *, symmetric: bool) -> list[str]:
         names.append("delta")
     if settings.null != "none":
         names.append("null_interaction_score")
+    if settings.null == "context":
+        names.append("null_decoy_widening")
     if symmetric:
         names.append("symmetric_score")
         if settings.null != "none":

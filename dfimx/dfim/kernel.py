@@ -19,6 +19,7 @@ import numpy as np
 
 from dfimx.attribution import METHODS, attribute_and_predict, make_references, predict_batched
 from dfimx.dfim import maps
+from dfimx.dfim.context import decoy_sources
 from dfimx.dfim.epistasis import double_mutant_epistasis
 from dfimx.dfim.null import null_sequences, source_positions
 from dfimx.errors import InputError
@@ -98,7 +99,23 @@ def dfim_block(
         X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid,
         scorer=scorer, method=method, settings=settings, batch_size=batch_size, full=True,
     )
-    if settings.null != "none":
+    imp0 = out.pop("original_importance", None)
+    if settings.null == "context":  # decoy sources in the real sequence (dfimx.dfim.context)
+        null = np.empty(out["interaction_score"].shape + (settings.null_draws,), np.float32)
+        widened = np.full((X.shape[0],) + mut_mask.shape[1:], -1, np.int8)
+        for k in range(settings.null_draws):
+            dec = decoy_sources(X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start,
+                                resp_end, resp_mask, valid, k, seed=settings.seed)
+            res = _dfim_arrays(
+                X, ids, dec["start"], dec["end"], dec["alt"], dec["mask"], resp_start,
+                resp_end, dec["matched"], scorer=scorer, method=method, settings=settings,
+                batch_size=batch_size, full=False, imp0=imp0,
+            )
+            null[..., k] = res.pop("interaction_score")
+            widened = np.maximum(widened, dec["widened"])
+        out["null_interaction_score"] = null
+        out["null_decoy_widening"] = widened.astype(np.int64)
+    elif settings.null != "none":
         kept = source_positions(mut_start, mut_end, mut_mask, X.shape[1])
         shuffled = null_sequences(X, settings.null_draws, ids, settings, kept=kept)
         null = np.empty(out["interaction_score"].shape + (settings.null_draws,), np.float32)
@@ -122,7 +139,7 @@ def dfim_block(
 
 def _dfim_arrays(
     X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid, *,
-    scorer, method, settings: Settings, batch_size: int, full: bool,
+    scorer, method, settings: Settings, batch_size: int, full: bool, imp0=None,
 ) -> dict[str, np.ndarray]:
     n, length, _ = X.shape
     m, r, t = mut_start.shape[1], resp_start.shape[1], scorer.n_tasks
@@ -144,11 +161,13 @@ def _dfim_arrays(
             return method.kernel(scorer, inputs, references=references,
                                  batch_size=batch_size, **opts), None
 
-    imp0, pred0 = attribute(X, refs)
+    # imp0 given: the original's attributions of this run, reused (context null)
+    imp0, pred0 = attribute(X, refs) if imp0 is None else (imp0, None)
     scores = np.full((n, m, r, t), np.nan, np.float32)
     out: dict[str, np.ndarray] = {"interaction_score": scores}
     if full:
         out["prediction"] = pred0
+        out["original_importance"] = imp0
         out["mutant_prediction"] = np.full((n, m, t), np.nan, np.float32)
         out["interaction_profile"] = np.full((n, m, length, t), np.nan, np.float32)
         if settings.keep_importance:

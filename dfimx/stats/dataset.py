@@ -47,7 +47,8 @@ from dfimx.stats.pvalues import (
 from dfimx.stats.summaries import DEFAULT_MAX_SUMMARY_SIZE
 from dfimx.variables import SPECS, DatasetValidationError, validate
 
-__all__ = ["add_p_values", "add_q_values", "pair_summary", "summarize_run"]
+__all__ = ["add_effect_sizes", "add_p_values", "add_q_values", "pair_summary", "pool_inputs",
+           "summarize_run"]
 
 _INTERVALS = ("mutation_start", "mutation_end", "response_start", "response_end")
 
@@ -178,13 +179,11 @@ def add_p_values(
     n_var = _read(ds, null, "null_interaction_score")
     edges = check_distance_bins(distance_bins)
     chunks = _seq_chunks(s_var)
-    coords = None
-    if "distance" in factors:
-        hint = f"needed by level {level!r}"
-        coords = [_as_dask(_read(ds, n, n, hint), chunks) for n in _INTERVALS]
+    pool_args = pool_inputs(ds, factors, chunks, level)
     p = p_values_dask(
-        _as_dask(s_var, chunks), _as_dask(n_var, chunks), coords, method=pvalue,
-        factors=factors, edges=edges, alternative=alternative, limit=max_null_summary_size,
+        _as_dask(s_var, chunks), _as_dask(n_var, chunks), pool_args["coords"],
+        method=pvalue, factors=factors, edges=edges, alternative=alternative,
+        limit=max_null_summary_size, names=pool_args["names"], n_names=pool_args["n_names"],
     )
     attrs: dict[str, Any] = {
         "pvalue": pvalue,
@@ -200,6 +199,79 @@ def add_p_values(
     if pvalue == "empirical" and "seq" not in factors:
         attrs["max_null_summary_size"] = int(max_null_summary_size)
     out = _output(output, "interaction_p_value", p, s_var, attrs)
+    if not _is_lazy(s_var, n_var):
+        out = out.compute()
+    return ds.assign({output: out})
+
+
+def pool_inputs(ds: xr.Dataset, factors: tuple[str, ...], chunks: tuple[int, ...],
+                level: Any = "") -> dict[str, Any]:
+    """What the pooling ``factors`` need besides the scores, as Dask arrays chunked like
+    ``chunks``: the intervals (``distance``), the target name codes and their number
+    (``name``; codes of the sorted distinct ``response_name`` values of the whole run).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"response_name": (("seq", "response"),
+    ...                                    np.array([["B", "A"], ["A", ""]], object))})
+    >>> got = pool_inputs(ds, ("name",), (2,))
+    >>> got["names"].compute().tolist(), got["n_names"]
+    ([[2, 1], [1, 0]], 3)
+    """
+    hint = f"needed by level {level!r}"
+    out: dict[str, Any] = {"coords": None, "names": None, "n_names": 1}
+    if "distance" in factors:
+        out["coords"] = [_as_dask(_read(ds, n, n, hint), chunks) for n in _INTERVALS]
+    if "name" in factors:
+        var = _read(ds, "response_name", "response_name", hint)
+        labels = np.asarray(var.values).astype(str)
+        vocabulary = np.unique(labels)
+        codes = np.searchsorted(vocabulary, labels).astype(np.int64)
+        out["names"] = da.from_array(codes, chunks=(chunks, -1))
+        out["n_names"] = max(1, int(vocabulary.size))
+    return out
+
+
+def add_effect_sizes(
+    ds: xr.Dataset,
+    *,
+    level: str | Sequence[str] = "global",
+    distance_bins: Sequence[int] | None = None,
+    score: str = "interaction_score",
+    null: str = "null_interaction_score",
+    output: str = "interaction_effect_size",
+) -> xr.Dataset:
+    """Add the effect size: each score standardised by its pool's null, ``(x - mean) / sd``.
+
+    The pools are those of :func:`add_p_values` with the same ``level``, so effect
+    sizes rank tests across targets on the scale of their own null (NaN where the pool
+    has fewer than two null scores).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> dims = ("seq", "mutation", "response", "task")
+    >>> ds = xr.Dataset({"interaction_score": (dims, np.full((1, 1, 1, 1), 3.0)),
+    ...                  "null_interaction_score": (dims + ("null",),
+    ...                                             np.array([-1.0, 1.0]).reshape(1, 1, 1, 1, 2))})
+    >>> round(add_effect_sizes(ds).interaction_effect_size.item(), 3)   # 3 / sd(-1, 1)
+    2.121
+    """
+    factors = normalize_level(level)
+    s_var = _read(ds, score, "interaction_score")
+    n_var = _read(ds, null, "null_interaction_score")
+    edges = check_distance_bins(distance_bins)
+    chunks = _seq_chunks(s_var)
+    pool_args = pool_inputs(ds, factors, chunks, level)
+    z = p_values_dask(
+        _as_dask(s_var, chunks), _as_dask(n_var, chunks), pool_args["coords"],
+        method="effect", factors=factors, edges=edges, alternative="two-sided", limit=0,
+        names=pool_args["names"], n_names=pool_args["n_names"],
+    )
+    attrs = {"null_level": level if isinstance(level, str) else "+".join(level),
+             "pool_factors": list(factors), "score_variable": score, "null_variable": null}
+    out = _output(output, "interaction_p_value", z, s_var, attrs)
     if not _is_lazy(s_var, n_var):
         out = out.compute()
     return ds.assign({output: out})
@@ -310,7 +382,7 @@ def pair_summary(
         q_var = _read(ds, q_value, "interaction_q_value", "run add_q_values first")
     names = [_read(ds, n, n) for n in ("mutation_name", "response_name")]
     chunks = _seq_chunks(s_var)
-    return pair_table(
+    table = pair_table(
         _as_dask(s_var, chunks),
         _as_dask(q_var, chunks) if q_var is not None else None,
         *(_as_dask(v, chunks) for v in names),
@@ -318,6 +390,18 @@ def pair_summary(
         alpha=alpha,
         limit=max_summary_size,
     )
+    effect = score.replace("_score", "_effect_size")
+    if effect != score and effect in ds:  # the effect sizes' mean and median per pair
+        e_var = _read(ds, effect, "interaction_p_value")
+        eff = pair_table(_as_dask(e_var, chunks), None, *(_as_dask(v, chunks) for v in names),
+                         _task_labels(ds, s_var), alpha=alpha, limit=max_summary_size)
+        keys = ["source_name", "target_name", "task"]
+        eff = eff[keys + ["mean_score", "median_score"]].rename(
+            columns={"mean_score": "mean_effect_size", "median_score": "median_effect_size"})
+        attrs = dict(table.attrs)
+        table = table.merge(eff, on=keys, how="left")
+        table.attrs.update(attrs)
+    return table
 
 
 def summarize_run(

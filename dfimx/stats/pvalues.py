@@ -42,6 +42,7 @@ __all__ = [
     "gaussian_p_values",
     "normalize_level",
     "p_values_dask",
+    "pool_ids",
 ]
 
 PValueMethod = Literal["empirical", "gaussian"]
@@ -54,16 +55,20 @@ PVALUE_KINDS: tuple[str, ...] = ("empirical", "gaussian")
 DEFAULT_DISTANCE_BINS: tuple[int, ...] = (
     0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000,
 )
-#: Named pooling levels and the factors they pool by.
+#: Named pooling levels and the factors they pool by: ``element`` is one target element
+#: (sequence and response slot) with its own null scores, ``target`` one target *name* and
+#: distance bin across sequences (the default of the context null, :mod:`dfimx.dfim.context`).
 _LEVELS: dict[str, tuple[str, ...]] = {
     "global": (),
     "task": ("task",),
     "map": ("seq", "task"),
     "distance": ("distance",),
+    "element": ("seq", "response", "task"),
+    "target": ("name", "task", "distance"),
 }
 #: Pools of null scores a p-value is computed against (named levels).
 NULL_LEVELS: tuple[str, ...] = tuple(_LEVELS)
-_FACTORS = ("seq", "task", "distance")
+_FACTORS = ("seq", "response", "name", "task", "distance")
 
 
 # --------------------------------------------------------------------------------------
@@ -78,6 +83,8 @@ def normalize_level(level: str | Sequence[str]) -> tuple[str, ...]:
     --------
     >>> normalize_level("map"), normalize_level(("distance", "task"))
     (('seq', 'task'), ('task', 'distance'))
+    >>> normalize_level("target"), normalize_level(("response",))
+    (('name', 'task', 'distance'), ('seq', 'response'))
     """
     if isinstance(level, str):
         if level in _LEVELS:
@@ -95,6 +102,8 @@ def normalize_level(level: str | Sequence[str]) -> tuple[str, ...]:
                 option="null_level",
             )
         out.append(name)
+    if "response" in out:  # a response slot is one element of one sequence
+        out.append("seq")
     return tuple(f for f in _FACTORS if f in out)
 
 
@@ -250,7 +259,7 @@ def distance_between(
 SUMMARY_SLICE_VALUES = 1 << 22
 
 
-def _pool_ids(
+def pool_ids(
     shape: tuple[int, ...],
     factors: tuple[str, ...],
     edges: np.ndarray,
@@ -258,14 +267,33 @@ def _pool_ids(
     me: np.ndarray | None,
     rs: np.ndarray | None,
     re: np.ndarray | None,
+    names: np.ndarray | None = None,
+    n_names: int = 1,
 ) -> tuple[np.ndarray, int]:
-    """Pool index of each (seq, mutation, response, task) element of a block, #pools."""
+    """Pool index of each (seq, mutation, response, task) element of a block, #pools.
+
+    ``names`` ``(seq, response)`` holds the target name codes ``0 .. n_names - 1`` (for
+    the ``name`` factor).  Pools with ``seq`` are local to the block.
+
+    Examples
+    --------
+    >>> pools, n = pool_ids((1, 1, 3, 1), ("name",), None, None, None, None, None,
+    ...                     np.array([[0, 1, 0]]), 2)
+    >>> pools.ravel().tolist(), n
+    ([0, 1, 0], 2)
+    """
     s, m, r, t = shape
     pools = np.zeros(shape, np.int64)
     n = 1
     if "seq" in factors:
         pools = pools * s + np.arange(s)[:, None, None, None]
         n *= s
+    if "response" in factors:
+        pools = pools * r + np.arange(r)[None, None, :, None]
+        n *= r
+    if "name" in factors:
+        pools = pools * n_names + np.asarray(names, np.int64)[:, None, :, None]
+        n *= n_names
     if "task" in factors:
         pools = pools * t + np.arange(t)[None, None, None, :]
         n *= t
@@ -283,6 +311,7 @@ def _null_block_summary(
     me: np.ndarray | None,
     rs: np.ndarray | None,
     re: np.ndarray | None,
+    names: np.ndarray | None = None,
     *,
     method: str,
     factors: tuple[str, ...],
@@ -290,10 +319,11 @@ def _null_block_summary(
     alternative: str,
     ftype: type,
     limit: int | None,
+    n_names: int = 1,
 ) -> KeySummary | MomentSummary:
-    pools, n_pools = _pool_ids(null.shape[:4], factors, edges, ms, me, rs, re)
+    pools, n_pools = pool_ids(null.shape[:4], factors, edges, ms, me, rs, re, names, n_names)
     pools = np.broadcast_to(pools[..., None], null.shape)
-    if method == "gaussian":
+    if method in _MOMENT_METHODS:
         return MomentSummary.from_values(null, pools, n_pools)
     # summarized a slice of sources at a time and merged as it goes: the temporaries stay
     # bounded by the slice and the summary's size limit, and the result is the summary of the
@@ -308,6 +338,11 @@ def _null_block_summary(
     return summary
 
 
+#: Methods that summarize a pool by its moments: Gaussian p-values and the effect size
+#: (the score standardised by its pool's null mean and sd, ``(x - mean) / sd``).
+_MOMENT_METHODS = ("gaussian", "effect")
+
+
 def _p_value_block(
     score: np.ndarray,
     null: np.ndarray | None,
@@ -315,6 +350,7 @@ def _p_value_block(
     me: np.ndarray | None,
     rs: np.ndarray | None,
     re: np.ndarray | None,
+    names: np.ndarray | None = None,
     *,
     summary: KeySummary | MomentSummary | None,
     method: str,
@@ -322,14 +358,18 @@ def _p_value_block(
     edges: np.ndarray,
     alternative: str,
     ftype: type,
+    n_names: int = 1,
 ) -> np.ndarray:
     if summary is None:  # per-sequence pools: the block's own null, exact
         summary = _null_block_summary(
-            null, ms, me, rs, re, method=method, factors=factors, edges=edges,
-            alternative=alternative, ftype=ftype, limit=None,
+            null, ms, me, rs, re, names, method=method, factors=factors, edges=edges,
+            alternative=alternative, ftype=ftype, limit=None, n_names=n_names,
         )
-    pools, _ = _pool_ids(score.shape, factors, edges, ms, me, rs, re)
-    if method == "gaussian":
+    pools, _ = pool_ids(score.shape, factors, edges, ms, me, rs, re, names, n_names)
+    if method == "effect":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (np.asarray(score, np.float64) - summary.mean[pools]) / summary.std()[pools]
+    elif method == "gaussian":
         p = _gaussian_from_summary(summary, score, pools, alternative)  # type: ignore[arg-type]
     else:
         p = _empirical_from_summary(summary, score, pools, alternative)  # type: ignore[arg-type]
@@ -352,6 +392,8 @@ def p_values_dask(
     edges: np.ndarray,
     alternative: str,
     limit: int,
+    names: da.Array | None = None,
+    n_names: int = 1,
 ) -> da.Array:
     """Lazy float32 p-values of ``score`` (seq, mutation, response, task) against ``null``.
 
@@ -364,11 +406,15 @@ def p_values_dask(
         (seq, mutation) / (seq, response) chunked like ``score``, when ``factors``
         include ``"distance"``; else None.
     method, alternative
-        A kind of :data:`PVALUE_KINDS`; ``"two-sided"`` or ``"greater"``.
+        A kind of :data:`PVALUE_KINDS`, or ``"effect"`` for the effect size
+        ``(score - mean) / sd`` of the score's pool; ``"two-sided"`` or ``"greater"``.
     factors, edges
         Pooling factors (:func:`normalize_level`) and distance bin edges.
     limit
         Size limit of the null summary (not used when ``factors`` include ``"seq"``).
+    names, n_names
+        Target name codes (seq, response), chunked like ``score``, and their number,
+        when ``factors`` include ``"name"``.
 
     Examples
     --------
@@ -383,13 +429,15 @@ def p_values_dask(
     True
     """
     ftype = float_type(np.result_type(score.dtype, null.dtype, np.float32))
-    opts = dict(method=method, factors=factors, edges=edges, alternative=alternative)
+    opts = dict(method=method, factors=factors, edges=edges, alternative=alternative,
+                n_names=n_names)
     coord_args: list[Any] = []
     if coords is not None:
         for arr, ind in zip(coords, ("sm", "sm", "sr", "sr"), strict=True):
             coord_args += [arr, ind]
     else:
         coord_args = [None] * 8
+    coord_args += [names, "sr"] if names is not None else [None, None]
     if "seq" in factors:
         return da.blockwise(
             _p_value_block, "smrt", score, "smrt", null, "smrtk", *coord_args,
@@ -401,11 +449,13 @@ def p_values_dask(
         [c.to_delayed().ravel() for c in coords] if coords is not None
         else [[None] * len(null_blocks)] * 4
     )
+    coord_blocks.append(names.to_delayed().ravel() if names is not None
+                        else [None] * len(null_blocks))
     parts = [
         dask.delayed(block_summary, pure=True)(nb, *(c[i] for c in coord_blocks))
         for i, nb in enumerate(null_blocks)
     ]
-    if method == "gaussian":
+    if method in _MOMENT_METHODS:
         summary = tree_reduce(parts, MomentSummary.merge)
     else:
         summary = tree_reduce(parts, functools.partial(KeySummary.merge, limit=limit))

@@ -39,6 +39,7 @@ from zarr.api.asynchronous import open_array
 from zarr.core.sync import sync
 
 from dfimx.errors import InputError
+from dfimx.stats.finalize import result_statistics
 from dfimx.store import inventory
 from dfimx.store.location import (
     StorageOptions,
@@ -51,7 +52,7 @@ from dfimx.store.location import (
     zarr_store,
 )
 from dfimx.store.lock import locked, new_run_id
-from dfimx.store.reader import REGION_VAR, region_status
+from dfimx.store.reader import REGION_VAR, open_result, region_status
 from dfimx.store.resume import assess, check_resumable, choose_target, write_run_attrs
 from dfimx.variables import names_with_role
 
@@ -269,6 +270,9 @@ def write_store(
         Regions per submitted graph (default 1024): bounds the size of each graph.
     finalize
         Called with the path written to after the last region, before the checks.
+        Default: when ``result`` holds null scores, add their p-values, q-values and
+        effect sizes as its attrs say (:func:`dfimx.stats.finalize.result_statistics`,
+        the same as ``dfimx run``) and drop the null unless ``keep_null``.
     before_complete
         Called with that path just before the store is marked complete; when it raises
         :class:`InputError` the store stays incomplete and a resume starts it again.
@@ -292,6 +296,8 @@ def write_store(
     path = str(path)
     so = storage_options_for(path, storage_options)
     job = _Job(result)
+    if finalize is None and "null_interaction_score" in result:
+        finalize = _statistics(dict(result.attrs), so)
     try:
         with locked(path, so, run_id=run_id or new_run_id()) as lock:
             target = choose_target(path, so, resume=resume, overwrite=overwrite)
@@ -344,6 +350,19 @@ class _Job:
             lazy[name] = lazy[name].copy(data=lazy[name].data.rechunk(
                 {i: (chunks if i == axis else -1) for i in range(lazy[name].ndim)}))
         self.lazy = lazy
+
+
+def _statistics(attrs: dict[str, Any], so: StorageOptions) -> Callable[[str], None]:
+    """The default ``finalize``: statistics from the written null (see :func:`write_store`)."""
+
+    def finalize(work: str) -> None:
+        ds = open_result(work, allow_incomplete=True, storage_options=so)
+        new, nulls = result_statistics(ds, attrs=attrs)
+        add_variables(work, new, storage_options=so)
+        if not attrs.get("keep_null", False):
+            remove_variables(work, nulls, storage_options=so)
+
+    return finalize
 
 
 def _write(job: _Job, work: str, so: StorageOptions, lock: Any, *, fresh: bool,
