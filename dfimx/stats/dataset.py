@@ -225,8 +225,9 @@ def pool_inputs(ds: xr.Dataset, factors: tuple[str, ...], chunks: tuple[int, ...
         out["coords"] = [_as_dask(_read(ds, n, n, hint), chunks) for n in _INTERVALS]
     if "name" in factors:
         var = _read(ds, "response_name", "response_name", hint)
-        labels = np.asarray(var.values).astype(str)
-        vocabulary = np.unique(labels)
+        labels = np.array([str(v) for v in np.asarray(var.values).ravel()],
+                          dtype=object).reshape(var.shape)
+        vocabulary = np.array(sorted(set(labels.ravel().tolist())), dtype=object)
         codes = np.searchsorted(vocabulary, labels).astype(np.int64)
         out["names"] = da.from_array(codes, chunks=(chunks, -1))
         out["n_names"] = max(1, int(vocabulary.size))
