@@ -9,7 +9,8 @@ adds p- and q-values from the stored null.
 ``seq``, the window of the genome centred on it (read lazily on the workers, see
 :func:`dfimx.windows.variant_windows_dataset`); its one source is the variant itself and
 its targets are the motif hits of the reference window and the other variant sites in it
-(:func:`dfimx.plans.variants.plan_variant_targets`).  The null keeps the variant base in
+(:func:`dfimx.plans.variants.plan_variant_targets`).  The null (by default the
+dinucleotide shuffle, :data:`dfimx.settings.DEFAULT_NULLS`) keeps the variant base in
 place and shuffles the flanks on each side (``Settings(null_keep_sources=True)``);
 p-values pool the null scores by distance between the variant and the target
 (``null_level="distance"``) and BH q-values run over the whole scan.
@@ -49,7 +50,7 @@ from dfimx.plans.variants import (
     DEFAULT_MAX_MOTIF_TARGETS,
     variant_scan_dataset,
 )
-from dfimx.settings import Settings
+from dfimx.settings import DEFAULT_NULLS, Settings
 from dfimx.stats.finalize import result_statistics
 from dfimx.store import add_variables, open_result, remove_variables, write_store
 from dfimx.version import __version__
@@ -96,6 +97,19 @@ def statistics_pass(
     add_variables(path, new, storage_options=storage_options)
     if not settings.keep_null:
         remove_variables(path, nulls, storage_options=storage_options)
+
+
+def with_plan_null(settings: Settings, plan: str | None) -> Settings:
+    """``settings`` validated, with the plan's default null when none is set.
+
+    Examples
+    --------
+    >>> with_plan_null(Settings(), "scan").null, with_plan_null(Settings(), "elements").null
+    ('dinuc', 'context')
+    """
+    if settings.null is None:
+        settings = dataclasses.replace(settings, null=DEFAULT_NULLS.get(plan, "context"))
+    return settings.validate()
 
 
 def run_dfim(
@@ -159,7 +173,8 @@ def run_dfim(
     str
         The store path.
     """
-    settings = dataclasses.replace(settings or Settings(), **options).validate()
+    settings = dataclasses.replace(settings or Settings(), **options)
+    settings.validate()  # checked now; the default null is the plan's (below)
     spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
     inputs = {"model": spec.path}
     for key, value in (("fasta", sequences_input), ("elements", elements),
@@ -173,6 +188,7 @@ def run_dfim(
     if chunk_size is None and not isinstance(sequences_input, xr.Dataset):
         # a dataset given by the caller keeps its chunks
         ds = rechunk_seq(ds, auto_chunk_size(ds.sizes["mutation"], ds.sizes["position"]))
+    settings = with_plan_null(settings, ds.attrs.get("plan"))
     result = compute_dfim(ds, spec, settings=settings, batch_size=batch_size)
     result.attrs.update(started)
     if config:
@@ -395,7 +411,8 @@ def scan_variants(
     """
     base = settings if settings is not None else Settings(
         null_level="distance", method=DEFAULT_VARIANT_METHOD)
-    settings = dataclasses.replace(base, null_keep_sources=True, **options).validate()
+    settings = with_plan_null(dataclasses.replace(base, null_keep_sources=True, **options),
+                              "variants")
     if on_ref_mismatch not in ("error", "skip"):
         raise InputError(f"on_ref_mismatch: choose 'error' or 'skip', not {on_ref_mismatch!r}",
                          option="on_ref_mismatch")
@@ -446,4 +463,4 @@ def scan_variants(
 
 __all__ = ["CHUNK_BUDGET", "DEFAULT_VARIANT_METHOD", "auto_chunk_size", "check_inputs",
            "execute", "provenance", "rechunk_seq", "run_dfim", "scan_variants",
-           "statistics_pass"]
+           "statistics_pass", "with_plan_null"]

@@ -31,8 +31,14 @@ from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS
 
 #: Null distributions: distance-matched decoy sources in the real sequence (context, see
 #: :mod:`dfimx.dfim.context`), dinucleotide- or mononucleotide-shuffled sequences, or none.
-#: ``context`` is the default: the one calibrated on every simulation (see the README).
 NULL_KINDS = ("context", "dinuc", "shuffle", "none")
+#: The null used when none is given, by plan (``ds.attrs["plan"]``), as measured on the
+#: simulations (README, "Defaults"): the context null for element plans; the
+#: dinucleotide shuffle for per-base scans and variant scans, where single-base decoys
+#: near a motif move it as much as a real variant does and the context null lost the power
+#: to call motif-breaking variants.  Without a plan: ``context``.
+DEFAULT_NULLS = {"elements": "context", "mut_dict": "context", "scan": "dinuc",
+                 "variants": "dinuc"}
 #: Reference used when none is given: DeepLIFT with a GC background separated the true
 #: motif pair most robustly across trained models (see the README), DeepSHAP averages
 #: over dinucleotide shuffles by definition.
@@ -58,8 +64,9 @@ class Settings:
     score
         Reduction of the delta profile over a target (``sum``, ``abs_sum``, ``max_abs``).
     null, null_draws, pvalue, null_level
-        Null kind and draws, p-value kind and pooling level (None: the null's default,
-        ``target`` for ``context``, ``global`` for the shuffled nulls).
+        Null kind (None: the plan's default, :data:`DEFAULT_NULLS`, ``context`` without
+        a plan) and draws, p-value kind and pooling level (None: the null's default,
+        ``distance`` for ``context``, ``global`` for the shuffled nulls).
     seed
         Seed of every random draw (with the sequence id: chunking never changes results).
     keep_delta, keep_importance, keep_null
@@ -82,7 +89,7 @@ class Settings:
     n_shuffles: int = 5
     gc: float = DEFAULT_GC
     score: str = "sum"
-    null: str = "context"
+    null: str | None = None
     null_draws: int = 8
     pvalue: str = "empirical"
     null_level: str | None = None
@@ -102,6 +109,8 @@ class Settings:
             default = DEFAULT_REFERENCES.get(self.method)
             default = default or METHODS[self.method].default_reference or "zeros"
             return dataclasses.replace(self, reference=default).validate()
+        if self.null is None:
+            return dataclasses.replace(self, null="context").validate()
         if self.null_level is None and isinstance(self.null, str):
             return dataclasses.replace(self, null_level=null_level_for(self.null, None)
                                        ).validate()
@@ -201,5 +210,5 @@ def _choice(option: str, value: Any, choices: tuple[str, ...]) -> None:
                          option=option)
 
 
-__all__ = ["DEFAULT_REFERENCES", "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS", "Settings",
-           "at_least_one", "check_execution"]
+__all__ = ["DEFAULT_NULLS", "DEFAULT_REFERENCES", "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS",
+           "Settings", "at_least_one", "check_execution"]

@@ -177,6 +177,12 @@ null_interaction_score = _spec("null_interaction_score", NULL, "f",
                                "same coordinates (dinuc, shuffle) or of distance-matched decoy "
                                "sources in the real sequence (context).", role="output",
                                long_name="null interaction score")
+null_decoy_start = _spec("null_decoy_start", ("seq", "mutation", "null"), "i",
+                         "Context null: 0-based start of each decoy source (one per source and "
+                         "draw); null scores are pooled by the decoy's distance to the target.",
+                         role="output")
+null_decoy_end = _spec("null_decoy_end", ("seq", "mutation", "null"), "i",
+                       "Context null: end (exclusive) of each decoy source.", role="output")
 null_decoy_widening = _spec("null_decoy_widening", SM, "i",
                             "Context null: distance bins the decoys of a source were widened "
                             "by (largest over draws) because no position in the pair's own bin "

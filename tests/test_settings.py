@@ -15,7 +15,7 @@ def test_defaults_and_method_references():
     s = Settings().validate()
     assert (s.method, s.reference, s.mutation, s.score, s.null) == (
         "deeplift", "gc", "gc", "sum", "context")
-    assert s.null_level == "target"
+    assert s.null_level == "distance"
     assert Settings(null="dinuc").validate().null_level == "global"
     assert s.gc == DEFAULT_GC
     for method, reference in DEFAULT_REFERENCES.items():

@@ -75,6 +75,14 @@ def test_random_cnn_on_iid_sequences_is_calibrated(calibration_run):
     assert (df.q_value < 0.05).mean() <= 0.05
 
 
+def test_random_cnn_p_values_are_valid_from_001_to_05(calibration_run):
+    """P(p <= alpha) <= alpha within binomial error (validity, not a uniformity fit)."""
+    df, *_ = calibration_run
+    p = df.p_value.to_numpy()
+    for alpha in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5):
+        assert (p <= alpha).mean() <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / len(p)), alpha
+
+
 def test_p_and_q_values_do_not_depend_on_chunks_or_workers(calibration_run, tmp_path):
     df, x, ids, elements, model = calibration_run
     store = run_dfim(model, from_strings(onehot_to_strings(x), ids=ids, chunk_size=37),

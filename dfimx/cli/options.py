@@ -97,7 +97,7 @@ def common_options(p: argparse.ArgumentParser) -> None:
                    help=f"shuffled copies per sequence (default {d.null_draws})")
     g.add_argument("--pvalue", default=None, help="empirical or gaussian (default empirical)")
     g.add_argument("--null-level", default=None,
-                   help="global, task, map, distance, element or target (default: target for "
+                   help="global, task, map, distance, element or target (default: distance for "
                         "--null context, else global)")
     g.add_argument("--keep-null", action="store_true", default=None,
                    help="store null_interaction_score")

@@ -82,6 +82,7 @@ def decoy_sources(
     *,
     seed: int = 0,
     distance_bins: Sequence[int] | None = None,
+    margin: int = 0,
 ) -> dict[str, np.ndarray]:
     """Decoy sources of one null draw of a chunk: one per real source.
 
@@ -104,6 +105,9 @@ def decoy_sources(
         Run seed.
     distance_bins
         Distance bin edges (default :data:`~dfimx.stats.pvalues.DEFAULT_DISTANCE_BINS`).
+    margin
+        Bases a decoy keeps from every annotated element other than the target it is
+        matched to (their flanks are part of how they are read).
 
     Returns
     -------
@@ -136,9 +140,8 @@ def decoy_sources(
     pos = np.arange(length)
     for i in range(n):
         sm, rm = mut_mask[i], resp_mask[i]
-        blocked = _blocked(X[i], np.concatenate([mut_start[i][sm], resp_start[i][rm]]),
-                           np.concatenate([mut_end[i][sm], resp_end[i][rm]]))
-        csum = np.concatenate([[0], np.cumsum(blocked)])
+        el_start = np.concatenate([mut_start[i][sm], resp_start[i][rm]]).astype(np.int64)
+        el_end = np.concatenate([mut_end[i][sm], resp_end[i][rm]]).astype(np.int64)
         rs, re = resp_start[i].astype(np.int64), resp_end[i].astype(np.int64)
         for m in np.flatnonzero(sm):
             targets = np.flatnonzero(valid[i, m])
@@ -147,12 +150,17 @@ def decoy_sources(
             a, b = int(mut_start[i, m]), int(mut_end[i, m])
             w = b - a
             starts = pos[: max(0, length - w + 1)]
-            free = csum[starts + w] - csum[starts] == 0
-            if not free.any():
-                continue
             pair_bins = _bins(np.maximum(np.maximum(rs - b, a - re), 0), edges)
             offset = stable_key(seq_ids[i], a, b, "context-target") % targets.size
             r = targets[(offset + k) % targets.size]
+            # decoys keep `margin` bases from every element but their target r_k
+            others = ~((el_start == rs[r]) & (el_end == re[r]))
+            blocked = _blocked(X[i], el_start[others] - margin, el_end[others] + margin)
+            blocked |= _blocked(X[i], rs[r:r + 1], re[r:r + 1])
+            csum = np.concatenate([[0], np.cumsum(blocked)])
+            free = csum[starts + w] - csum[starts] == 0
+            if not free.any():
+                continue
             # distance bin of each candidate start to the target r_k
             cand = _bins(np.maximum(np.maximum(rs[r] - (starts + w), starts - re[r]), 0), edges)
             off = np.abs(cand - pair_bins[r])

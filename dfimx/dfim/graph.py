@@ -28,7 +28,7 @@ from dfimx import variables
 from dfimx.dfim.kernel import dfim_block
 from dfimx.models import model_spec_for
 from dfimx.plans import SYMMETRIC_PLANS
-from dfimx.settings import Settings, check_execution
+from dfimx.settings import DEFAULT_NULLS, Settings, check_execution
 
 #: Plan variables that :func:`compute_dfim` reads.
 PLAN_VARIABLES = ("seq_onehot", "seq_id", "mutation_start", "mutation_end", "mutation_alt",
@@ -51,7 +51,7 @@ def output_variables(settings: Settings, *, symmetric: bool) -> list[str]:
     if settings.null != "none":
         names.append("null_interaction_score")
     if settings.null == "context":
-        names.append("null_decoy_widening")
+        names += ["null_decoy_start", "null_decoy_end", "null_decoy_widening"]
     if symmetric:
         names.append("symmetric_score")
         if settings.null != "none":
@@ -120,7 +120,11 @@ def compute_dfim(
         ``interaction_profile``, ``interaction_score`` (and the optional ones), all
         Dask-backed and chunked like ``seq_onehot``; nothing has been computed.
     """
-    settings = dataclasses.replace(settings or Settings(), **options).validate()
+    settings = dataclasses.replace(settings or Settings(), **options)
+    if settings.null is None:  # the plan's default null
+        settings = dataclasses.replace(settings, null=DEFAULT_NULLS.get(ds.attrs.get("plan"),
+                                                                          "context"))
+    settings = settings.validate()
     check_execution(batch_size=batch_size)
     variables.validate(ds, PLAN_VARIABLES, source="a planned dataset (build one with dfimx.plans)")
     spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)

@@ -101,20 +101,24 @@ def dfim_block(
     )
     imp0 = out.pop("original_importance", None)
     if settings.null == "context":  # decoy sources in the real sequence (dfimx.dfim.context)
+        shape = mut_mask.shape + (settings.null_draws,)
         null = np.empty(out["interaction_score"].shape + (settings.null_draws,), np.float32)
-        widened = np.full((X.shape[0],) + mut_mask.shape[1:], -1, np.int8)
+        dec_start, dec_end = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+        widened = np.full(mut_mask.shape, -1, np.int8)
         for k in range(settings.null_draws):
             dec = decoy_sources(X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start,
                                 resp_end, resp_mask, valid, k, seed=settings.seed)
+            # each decoy is scored on every target its source is tested on
             res = _dfim_arrays(
                 X, ids, dec["start"], dec["end"], dec["alt"], dec["mask"], resp_start,
-                resp_end, dec["matched"], scorer=scorer, method=method, settings=settings,
-                batch_size=batch_size, full=False, imp0=imp0,
+                resp_end, valid & dec["mask"][:, :, None], scorer=scorer, method=method,
+                settings=settings, batch_size=batch_size, full=False, imp0=imp0,
             )
             null[..., k] = res.pop("interaction_score")
+            dec_start[..., k], dec_end[..., k] = dec["start"], dec["end"]
             widened = np.maximum(widened, dec["widened"])
-        out["null_interaction_score"] = null
-        out["null_decoy_widening"] = widened.astype(np.int64)
+        out.update(null_interaction_score=null, null_decoy_start=dec_start,
+                   null_decoy_end=dec_end, null_decoy_widening=widened.astype(np.int64))
     elif settings.null != "none":
         kept = source_positions(mut_start, mut_end, mut_mask, X.shape[1])
         shuffled = null_sequences(X, settings.null_draws, ids, settings, kept=kept)

@@ -27,7 +27,13 @@ True
 
 from __future__ import annotations
 
-from dfimx.stats.dataset import add_p_values, add_q_values, pair_summary, summarize_run
+from dfimx.stats.dataset import (
+    add_effect_sizes,
+    add_p_values,
+    add_q_values,
+    pair_summary,
+    summarize_run,
+)
 from dfimx.stats.fdr import DEFAULT_BH_SUMMARY_SIZE, bh_q_values
 from dfimx.stats.pvalues import (
     DEFAULT_DISTANCE_BINS,
@@ -47,6 +53,7 @@ __all__ = [
     "PVALUE_KINDS",
     "KeySummary",
     "MomentSummary",
+    "add_effect_sizes",
     "add_p_values",
     "add_q_values",
     "bh_q_values",

@@ -51,6 +51,8 @@ __all__ = ["add_effect_sizes", "add_p_values", "add_q_values", "pair_summary", "
            "summarize_run"]
 
 _INTERVALS = ("mutation_start", "mutation_end", "response_start", "response_end")
+#: The null's own sources (the decoys of ``--null context``), (seq, mutation, null).
+_NULL_SOURCES = ("null_decoy_start", "null_decoy_end")
 
 
 # --------------------------------------------------------------------------------------
@@ -179,11 +181,12 @@ def add_p_values(
     n_var = _read(ds, null, "null_interaction_score")
     edges = check_distance_bins(distance_bins)
     chunks = _seq_chunks(s_var)
-    pool_args = pool_inputs(ds, factors, chunks, level)
+    pool_args = pool_inputs(ds, factors, chunks, level, null)
     p = p_values_dask(
         _as_dask(s_var, chunks), _as_dask(n_var, chunks), pool_args["coords"],
         method=pvalue, factors=factors, edges=edges, alternative=alternative,
         limit=max_null_summary_size, names=pool_args["names"], n_names=pool_args["n_names"],
+        null_sources=pool_args["null_sources"],
     )
     attrs: dict[str, Any] = {
         "pvalue": pvalue,
@@ -196,6 +199,7 @@ def add_p_values(
     }
     if "distance" in factors:
         attrs["distance_bins"] = [int(e) for e in edges]
+        attrs["null_distance"] = "decoy" if pool_args["null_sources"] is not None else "pair"
     if pvalue == "empirical" and "seq" not in factors:
         attrs["max_null_summary_size"] = int(max_null_summary_size)
     out = _output(output, "interaction_p_value", p, s_var, attrs)
@@ -205,10 +209,13 @@ def add_p_values(
 
 
 def pool_inputs(ds: xr.Dataset, factors: tuple[str, ...], chunks: tuple[int, ...],
-                level: Any = "") -> dict[str, Any]:
+                level: Any = "", null: str = "null_interaction_score") -> dict[str, Any]:
     """What the pooling ``factors`` need besides the scores, as Dask arrays chunked like
-    ``chunks``: the intervals (``distance``), the target name codes and their number
-    (``name``; codes of the sorted distinct ``response_name`` values of the whole run).
+    ``chunks``: the intervals (``distance``) and, when the dataset has them, the decoy
+    intervals of the null (``null_decoy_start``, ``null_decoy_end``), the target name codes
+    and their number (``name``; codes of the sorted distinct ``response_name`` values of
+    the whole run).  The decoy intervals belong to ``null_interaction_score`` only (the
+    symmetric null averages two decoys and is binned by the pair's distance).
 
     Examples
     --------
@@ -220,9 +227,12 @@ def pool_inputs(ds: xr.Dataset, factors: tuple[str, ...], chunks: tuple[int, ...
     ([[2, 1], [1, 0]], 3)
     """
     hint = f"needed by level {level!r}"
-    out: dict[str, Any] = {"coords": None, "names": None, "n_names": 1}
+    out: dict[str, Any] = {"coords": None, "names": None, "n_names": 1, "null_sources": None}
     if "distance" in factors:
         out["coords"] = [_as_dask(_read(ds, n, n, hint), chunks) for n in _INTERVALS]
+        if null == "null_interaction_score" and all(n in ds for n in _NULL_SOURCES):
+            # context null: its scores are binned by their decoy's distance
+            out["null_sources"] = [_as_dask(_read(ds, n, n), chunks) for n in _NULL_SOURCES]
     if "name" in factors:
         var = _read(ds, "response_name", "response_name", hint)
         labels = np.array([str(v) for v in np.asarray(var.values).ravel()],
@@ -264,11 +274,12 @@ def add_effect_sizes(
     n_var = _read(ds, null, "null_interaction_score")
     edges = check_distance_bins(distance_bins)
     chunks = _seq_chunks(s_var)
-    pool_args = pool_inputs(ds, factors, chunks, level)
+    pool_args = pool_inputs(ds, factors, chunks, level, null)
     z = p_values_dask(
         _as_dask(s_var, chunks), _as_dask(n_var, chunks), pool_args["coords"],
         method="effect", factors=factors, edges=edges, alternative="two-sided", limit=0,
         names=pool_args["names"], n_names=pool_args["n_names"],
+        null_sources=pool_args["null_sources"],
     )
     attrs = {"null_level": level if isinstance(level, str) else "+".join(level),
              "pool_factors": list(factors), "score_variable": score, "null_variable": null}

@@ -29,9 +29,11 @@ from dfimx.stats.power import NullPowerWarning, null_power
 
 __all__ = ["DEFAULT_NULL_LEVELS", "null_level_for", "result_statistics"]
 
-#: Pooling level used when none is given: the context null pools by target name and
-#: distance bin across sequences (and task); the shuffled nulls pool globally.
-DEFAULT_NULL_LEVELS: dict[str, str] = {"context": "target"}
+#: Pooling level used when none is given: the context null pools its (already distance
+#: matched) decoy scores by distance bin across sequences, which keeps enough null draws
+#: per pool for BH at 8 draws (``target``, per target name and bin, needs many more: see
+#: the README); the shuffled nulls pool globally.
+DEFAULT_NULL_LEVELS: dict[str, str] = {"context": "distance"}
 
 
 def null_level_for(null: str, level: str | None) -> str:
@@ -40,7 +42,7 @@ def null_level_for(null: str, level: str | None) -> str:
     Examples
     --------
     >>> null_level_for("context", None), null_level_for("dinuc", None)
-    ('target', 'global')
+    ('distance', 'global')
     >>> null_level_for("context", "map")
     'map'
     """
@@ -100,4 +102,5 @@ def result_statistics(
         ds[p_name].attrs.update(power)
         names += [p_name, q_name, f"{prefix}_effect_size"]
         nulls.append(null)
+    nulls += [n for n in ("null_decoy_start", "null_decoy_end") if n in ds]
     return ds[names], nulls

@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from dfimx.stats.dataset import pool_inputs
-from dfimx.stats.pvalues import check_distance_bins, normalize_level, pool_ids
+from dfimx.stats.pvalues import check_distance_bins, normalize_level, null_pool_ids, pool_ids
 
 __all__ = ["NullPowerWarning", "null_power"]
 
@@ -43,11 +43,11 @@ class NullPowerWarning(UserWarning):
     """Some pools of null scores are too small for any of their tests to pass BH."""
 
 
-def _block_counts(score, null, ms, me, rs, re, names, *, factors, edges, n_names):
+def _block_counts(score, null, ms, me, rs, re, names, ds, de, *, factors, edges, n_names):
     pools, n_pools = pool_ids(score.shape, factors, edges, ms, me, rs, re, names, n_names)
     tests = np.bincount(pools[~np.isnan(score)], minlength=n_pools)
-    ok = ~np.isnan(null)
-    nulls = np.bincount(np.broadcast_to(pools[..., None], null.shape)[ok], minlength=n_pools)
+    npools, _ = null_pool_ids(null.shape, factors, edges, ms, me, rs, re, names, n_names, ds, de)
+    nulls = np.bincount(npools[~np.isnan(null)], minlength=n_pools)
     if "seq" in factors:  # block-local pools: keep the pools that hold tests
         keep = tests > 0
         return tests[keep], nulls[keep]
@@ -76,12 +76,12 @@ def null_power(
     edges = check_distance_bins(distance_bins)
     s_var, n_var = ds[score], ds[null]
     chunks = s_var.chunks[0] if s_var.chunks else (s_var.sizes["seq"],)
-    args = pool_inputs(ds, factors, chunks, level)
+    args = pool_inputs(ds, factors, chunks, level, null)
     s_blocks = s_var.chunk({"seq": chunks}).data.rechunk((chunks, -1, -1, -1)).to_delayed()
     n_blocks = n_var.chunk({"seq": chunks}).data.rechunk((chunks, -1, -1, -1, -1)).to_delayed()
     coords = args["coords"] or [None] * 4
     extra = [[None] * len(chunks) if c is None else list(c.to_delayed().ravel())
-             for c in coords + [args["names"]]]
+             for c in coords + [args["names"]] + (args["null_sources"] or [None, None])]
     parts = [dask.delayed(_block_counts)(sb, nb, *(e[i] for e in extra), factors=factors,
                                          edges=edges, n_names=args["n_names"])
              for i, (sb, nb) in enumerate(zip(s_blocks.ravel(), n_blocks.ravel(), strict=True))]

@@ -42,6 +42,7 @@ __all__ = [
     "gaussian_p_values",
     "normalize_level",
     "p_values_dask",
+    "null_pool_ids",
     "pool_ids",
 ]
 
@@ -305,6 +306,49 @@ def pool_ids(
     return np.broadcast_to(pools, shape), n
 
 
+def null_pool_ids(
+    shape: tuple[int, ...],
+    factors: tuple[str, ...],
+    edges: np.ndarray,
+    ms: np.ndarray | None,
+    me: np.ndarray | None,
+    rs: np.ndarray | None,
+    re: np.ndarray | None,
+    names: np.ndarray | None = None,
+    n_names: int = 1,
+    ds: np.ndarray | None = None,
+    de: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """Pool index of each null score ``(seq, mutation, response, task, null)`` of a block.
+
+    As :func:`pool_ids`; with the null's own sources ``ds``, ``de`` ``(seq, mutation,
+    null)`` (the decoys of the context null) the distance bin of a null score is that of
+    its decoy to the target, so every decoy's score on every target joins the pool of its
+    own distance.
+
+    Examples
+    --------
+    >>> one = np.array([[0]])
+    >>> pools, n = null_pool_ids((1, 1, 1, 1, 2), ("distance",), np.array([0, 10]), one,
+    ...                          one + 1, np.array([[20]]), np.array([[21]]),
+    ...                          ds=np.array([[[12, 0]]]), de=np.array([[[13, 1]]]))
+    >>> pools.ravel().tolist(), n       # decoy gaps 7 and 19: bins 0 and 1
+    ([0, 1], 2)
+    """
+    if ds is None or "distance" not in factors:
+        pools, n = pool_ids(shape[:4], factors, edges, ms, me, rs, re, names, n_names)
+        return np.broadcast_to(pools[..., None], shape), n
+    rest = tuple(f for f in factors if f != "distance")
+    pools, n = pool_ids(shape[:4], rest, edges, ms, me, rs, re, names, n_names)
+    s, m, _, _, k = shape
+    gap = distance_between(np.asarray(ds).reshape(s, m * k), np.asarray(de).reshape(s, m * k),
+                           rs, re)  # (s, m * k, r)
+    gap = np.moveaxis(gap.reshape(s, m, k, -1), 2, -1)  # (s, m, r, k)
+    b = np.clip(np.searchsorted(edges, gap, "right") - 1, 0, edges.size - 1)
+    out = pools[..., None] * edges.size + b[:, :, :, None, :]
+    return np.broadcast_to(out, shape), n * edges.size
+
+
 def _null_block_summary(
     null: np.ndarray,
     ms: np.ndarray | None,
@@ -312,6 +356,8 @@ def _null_block_summary(
     rs: np.ndarray | None,
     re: np.ndarray | None,
     names: np.ndarray | None = None,
+    ds: np.ndarray | None = None,
+    de: np.ndarray | None = None,
     *,
     method: str,
     factors: tuple[str, ...],
@@ -321,8 +367,8 @@ def _null_block_summary(
     limit: int | None,
     n_names: int = 1,
 ) -> KeySummary | MomentSummary:
-    pools, n_pools = pool_ids(null.shape[:4], factors, edges, ms, me, rs, re, names, n_names)
-    pools = np.broadcast_to(pools[..., None], null.shape)
+    pools, n_pools = null_pool_ids(null.shape, factors, edges, ms, me, rs, re, names, n_names,
+                                   ds, de)
     if method in _MOMENT_METHODS:
         return MomentSummary.from_values(null, pools, n_pools)
     # summarized a slice of sources at a time and merged as it goes: the temporaries stay
@@ -351,6 +397,8 @@ def _p_value_block(
     rs: np.ndarray | None,
     re: np.ndarray | None,
     names: np.ndarray | None = None,
+    ds: np.ndarray | None = None,
+    de: np.ndarray | None = None,
     *,
     summary: KeySummary | MomentSummary | None,
     method: str,
@@ -362,7 +410,7 @@ def _p_value_block(
 ) -> np.ndarray:
     if summary is None:  # per-sequence pools: the block's own null, exact
         summary = _null_block_summary(
-            null, ms, me, rs, re, names, method=method, factors=factors, edges=edges,
+            null, ms, me, rs, re, names, ds, de, method=method, factors=factors, edges=edges,
             alternative=alternative, ftype=ftype, limit=None, n_names=n_names,
         )
     pools, _ = pool_ids(score.shape, factors, edges, ms, me, rs, re, names, n_names)
@@ -394,6 +442,7 @@ def p_values_dask(
     limit: int,
     names: da.Array | None = None,
     n_names: int = 1,
+    null_sources: list[da.Array] | None = None,
 ) -> da.Array:
     """Lazy float32 p-values of ``score`` (seq, mutation, response, task) against ``null``.
 
@@ -415,6 +464,10 @@ def p_values_dask(
     names, n_names
         Target name codes (seq, response), chunked like ``score``, and their number,
         when ``factors`` include ``"name"``.
+    null_sources
+        ``[start, end]`` (seq, mutation, null) of the null's own sources (the decoys of
+        the context null), chunked like ``score``: null scores are then binned by their
+        decoy's distance (see :func:`null_pool_ids`).
 
     Examples
     --------
@@ -438,6 +491,11 @@ def p_values_dask(
     else:
         coord_args = [None] * 8
     coord_args += [names, "sr"] if names is not None else [None, None]
+    if null_sources is not None and "distance" in factors:
+        for arr in null_sources:
+            coord_args += [arr, "smk"]
+    else:
+        coord_args += [None, None, None, None]
     if "seq" in factors:
         return da.blockwise(
             _p_value_block, "smrt", score, "smrt", null, "smrtk", *coord_args,
@@ -451,6 +509,10 @@ def p_values_dask(
     )
     coord_blocks.append(names.to_delayed().ravel() if names is not None
                         else [None] * len(null_blocks))
+    for i in range(2):
+        coord_blocks.append(null_sources[i].to_delayed().ravel()
+                            if null_sources is not None and "distance" in factors
+                            else [None] * len(null_blocks))
     parts = [
         dask.delayed(block_summary, pure=True)(nb, *(c[i] for c in coord_blocks))
         for i, nb in enumerate(null_blocks)
@@ -459,7 +521,9 @@ def p_values_dask(
         summary = tree_reduce(parts, MomentSummary.merge)
     else:
         summary = tree_reduce(parts, functools.partial(KeySummary.merge, limit=limit))
+    # the scores' pools never depend on the null's sources
+    score_args = coord_args[:10] + [None, None, None, None]
     return da.blockwise(
-        _p_value_block, "smrt", score, "smrt", None, None, *coord_args,
+        _p_value_block, "smrt", score, "smrt", None, None, *score_args,
         summary=summary, ftype=ftype, dtype=np.float32, concatenate=True, **opts,
     )
