@@ -55,7 +55,7 @@ def run_demo(
     echo(f"[2/5] {len(sim)} simulated sequences, true pair {a} x {b}, decoys "
          f"{', '.join(sim.decoy_names)}")
     store = out / "demo.zarr"
-    echo(f"[3/5] DFIM with a dinucleotide-shuffle null on {workers} local workers -> {store}")
+    echo(f"[3/5] DFIM with the context null on {workers} local workers -> {store}")
     settings = Settings()
     run_dfim(
         str(model_path), str(fasta), elements=str(elements), output=str(store),

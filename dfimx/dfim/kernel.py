@@ -2,8 +2,10 @@
 
 For each source of each sequence: build the mutant(s), attribute original and mutants
 with the run's method, take the delta profile (original - mutant, masked inside the
-source), reduce it over each target, and repeat on the null sequences.  The lazy,
-labeled layer around it is :mod:`dfimx.dfim.graph`.
+source), reduce it over each target, and repeat for the null: on shuffled sequences
+(``dinuc``, ``shuffle``) or, for ``context``, with distance-matched decoy sources in the
+real sequence (:mod:`dfimx.dfim.context`) against the original's attributions, computed
+once.  The lazy, labeled layer around it is :mod:`dfimx.dfim.graph`.
 
 Examples
 --------

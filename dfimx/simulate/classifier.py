@@ -85,7 +85,7 @@ def train_classifier(sim: Simulation, *, epochs: int = 12, seed: int = 0,
     sigmoid with logit ``logit_scale * (activity - 1/2)``, optionally fine-tuned with
     binary cross-entropy for ``finetune_epochs``.  Trained with cross-entropy from the
     start, a CNN this small implements "A and B" as an additive logit cut by the sigmoid
-    (A -> B pairs reach p < 0.05 in 45-70 % of tests, see the README), so the logit has
+    (A -> B pairs reach p < 0.05 in 43-69 % of tests, see the README), so the logit has
     little interaction to find; fitted to the label first, the AND lives in the hidden
     ReLU layer, as in the trained models the null must work on.
 
