@@ -22,13 +22,18 @@ from dfimx.models import Scorer, batches, pad_rows, predict_batched
 
 
 def task_gradients(tape: Any, y: Any, x: Any, n_tasks: int) -> Any:
-    """``d y[:, t] / d x`` for every task ``t``, stacked on a last axis ``(N, ..., T)``."""
+    """``d y[:, t] / d x`` for every task ``t``, stacked on a last axis ``(N, ..., T)``.
+
+    Several tasks are computed together: the backward pass is vectorised over the task
+    cotangents (``batch_jacobian``, one graph whatever the number of tasks), not traced
+    once per task.
+    """
     import tensorflow as tf
 
-    return tf.stack([
-        tape.gradient(y, x, output_gradients=tf.broadcast_to(
-            tf.one_hot(t, n_tasks, dtype=y.dtype), tf.shape(y)))
-        for t in range(n_tasks)], axis=-1)
+    if n_tasks == 1:
+        return tape.gradient(y, x)[..., None]
+    jac = tape.batch_jacobian(y, x, experimental_use_pfor=True)  # (N, T, ...)
+    return tf.transpose(jac, [0, *range(2, len(jac.shape)), 1])
 
 
 def _gradient_output_fn(scorer: Scorer, times_input: bool = False) -> Any:

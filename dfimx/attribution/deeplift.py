@@ -45,7 +45,7 @@ def _rescale_fn(scorer: Scorer, rules: Rules) -> Any:
                 tape.watch(x)
                 yx, yr = run_rescale(network, x, r, rules)
                 yx = tf.reshape(yx, (tf.shape(x)[0], n_tasks))
-                yr = tf.reshape(yr, (tf.shape(r)[0], n_tasks))
+                yr = tf.reshape(yr, (-1, n_tasks))
             contrib = task_gradients(tape, yx, x, n_tasks) * (x - r)[..., None]
             # float32 sums: their rounding (~1e-6 of sum |c|) is far below the checked 1e-4
             return (contrib, yx, yr, tf.reduce_sum(contrib, axis=[1, 2]),
@@ -129,7 +129,7 @@ def deeplift_scores(
         fx[sl] = y.numpy()[:b]
         yr = yr.numpy()
         a_err, r_err = violation_from_sums(total.numpy()[:b], abs_total.numpy()[:b], fx[sl],
-                                           yr if shared else yr[:b])
+                                           yr if shared and len(yr) == 1 else yr[:b])
         worst_abs, worst_rel = max(worst_abs, a_err), max(worst_rel, r_err)
     record(method, worst_abs, worst_rel, len(xp), debug_enabled(debug))
     scores = out if k == 1 else out.reshape((n, k) + out.shape[1:]).mean(axis=1)
