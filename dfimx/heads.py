@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,14 @@ class Head:
     tensor: Any
     size: int
     kind: str  # "logit", "centred_logit" or "output"
+
+
+_NAMES = itertools.count()
+
+
+def _new_name(op: Any) -> str:
+    """A name for a layer rebuilt from ``op``, unique even when ``op`` is called twice."""
+    return f"{op.name}_logit_{next(_NAMES)}"
 
 
 def _history(t: Any) -> tuple[Any, Any, int]:
@@ -118,7 +127,7 @@ def _clone_stateless(op: Any, inputs: Any) -> Any:
 
     if isinstance(op, keras.layers.Layer):
         config = dict(op.get_config())
-        config["name"] = f"{op.name}_logit"
+        config["name"] = _new_name(op)
         return op.__class__.from_config(config)(inputs)
     return op(inputs)
 
@@ -144,7 +153,7 @@ def logit_of(t: Any) -> tuple[Any, str]:
         z, found = logit_of(inner[index])
         if found == "output":
             return t, "output"
-        sub = keras.Model(op.inputs, z, name=f"{op.name}_logit")
+        sub = keras.Model(op.inputs, z, name=_new_name(op))
         return sub(inputs[0] if len(inputs) == 1 else inputs), found
     if kind == "InputLayer" or not inputs:
         return t, "output"
@@ -160,7 +169,7 @@ def logit_of(t: Any) -> tuple[Any, str]:
         elif act in _SQUASHING:
             config = dict(op.get_config())
             config["activation"] = "linear"
-            config["name"] = f"{op.name}_logit"
+            config["name"] = _new_name(op)
             clone = op.__class__.from_config(config)
             z = clone(inputs[0])
             clone.set_weights(op.get_weights())

@@ -119,6 +119,7 @@ def run_dfim(
     tasks: list[int | str] | None = None,
     output_layer: str = "logit",
     safe_mode: bool = True,
+    custom_objects: str | os.PathLike | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
@@ -148,6 +149,9 @@ def run_dfim(
         Sequences per task (and per Zarr region); by default chosen from the plan so that
         a task's largest output holds about ``CHUNK_BUDGET`` values (at most 512 sequences);
         a dataset passed as ``sequences_input`` keeps its own chunks.
+    custom_objects
+        A Python file with the model's custom layers, imported to load it (trusted code:
+        :func:`dfimx.models.load_custom_objects`).
     workers, scheduler
         Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to an
         existing scheduler; with neither, the active Dask scheduler is used.
@@ -166,7 +170,8 @@ def run_dfim(
         The store path.
     """
     settings = dataclasses.replace(settings or Settings(), **options).validate()
-    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode,
+                          custom_objects=custom_objects)
     inputs = {"model": spec.path}
     for key, value in (("fasta", sequences_input), ("elements", elements),
                        ("mut_dict", mut_dict)):
@@ -315,6 +320,7 @@ def scan_variants(
     tasks: list[int | str] | None = None,
     output_layer: str = "logit",
     safe_mode: bool = True,
+    custom_objects: str | os.PathLike | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
@@ -408,7 +414,8 @@ def scan_variants(
     if not 0.0 < float(p_value_threshold) <= 1.0:
         raise InputError(f"p_value_threshold must lie in (0, 1], got {p_value_threshold}",
                          option="p_value_threshold")
-    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode,
+                          custom_objects=custom_objects)
     inputs = {"model": spec.path, "genome": os.fspath(genome), "vcf": os.fspath(vcf)}
     if isinstance(motifs, (str, os.PathLike)):
         inputs["motifs"] = os.fspath(motifs)

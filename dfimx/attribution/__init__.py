@@ -57,6 +57,7 @@ from dfimx.attribution.registry import (
     Method,
     attribute,
     attribute_and_predict,
+    cached_scorer,
     get_method,
     register_method,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "as_references",
     "attribute",
     "attribute_and_predict",
+    "cached_scorer",
     "deeplift_package_scores",
     "deeplift_scores",
     "get_method",

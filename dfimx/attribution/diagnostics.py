@@ -18,6 +18,10 @@ import numpy as np
 #: Relative summation-to-delta violation above which debug mode warns.
 DEBUG_TOLERANCE = 1e-3
 
+#: Fraction of ``max(|f(x)|, |f(ref)|)`` below which a difference is float rounding: the
+#: smallest scale a relative violation is measured against.
+OUTPUT_ROUNDING = 1e-3
+
 _DIAG_LOCK = threading.Lock()
 _LAST_DIAG: dict[str, Any] = {}
 
@@ -42,7 +46,8 @@ def summation_delta_violation(
 
     ``contributions`` is ``(B, L, 4, T)`` (per input/reference pair), ``f_x`` and ``f_ref``
     are ``(B, T)``.  The relative violation divides ``|sum(c) - (f(x) - f(r))|`` by
-    ``max(|f(x) - f(r)|, sum(|c|))``, the scale of float rounding in the sum.
+    ``max(|f(x) - f(r)|, sum(|c|), 1e-3 max(|f(x)|, |f(r)|))``: the scale of float
+    rounding in the sum, and at least a small fraction of the outputs themselves.
 
     Examples
     --------
@@ -65,9 +70,12 @@ def violation_from_sums(
     ...                     np.array([[1.0]]))
     (1.0, 0.125)
     """
-    delta = np.asarray(f_x, np.float64) - np.asarray(f_ref, np.float64)
+    fx, fr = np.asarray(f_x, np.float64), np.asarray(f_ref, np.float64)
+    delta = fx - fr
     err = np.abs(np.asarray(total, np.float64) - delta)
-    rel = err / np.maximum(np.maximum(np.abs(delta), abs_total), 1e-12)
+    # float rounding of f itself (~1e-7 |f|) is no violation where f(x) = f(ref)
+    floor = np.maximum(OUTPUT_ROUNDING * np.maximum(np.abs(fx), np.abs(fr)), 1e-12)
+    rel = err / np.maximum(np.maximum(np.abs(delta), abs_total), floor)
     return float(err.max(initial=0.0)), float(rel.max(initial=0.0))
 
 

@@ -116,14 +116,14 @@ _LINEAR_OPS = (
 )
 #: Layers with no DeepLIFT / guided rule (gradient methods handle them): why, per type.
 _GRADIENT_ONLY = {
-    "LayerNormalization": "its normalisation by the standard deviation has no DeepLIFT "
-    "rule that keeps summation-to-delta",
-    "MultiHeadAttention": "attention weights have no DeepLIFT rule here (treating them as "
-    "constants breaks summation-to-delta)",
-    "LSTM": "recurrent gates have no DeepLIFT rule here",
-    "GRU": "recurrent gates have no DeepLIFT rule here",
-    "SimpleRNN": "recurrent layers have no DeepLIFT rule here",
-    "Bidirectional": "recurrent layers have no DeepLIFT rule here",
+    "LayerNormalization": "its division by the standard deviation has no modified "
+    "backward rule here that keeps summation-to-delta",
+    "MultiHeadAttention": "attention has no modified backward rule here (treating the "
+    "attention weights as constants breaks summation-to-delta)",
+    "LSTM": "recurrent gates have no modified backward rule here",
+    "GRU": "recurrent gates have no modified backward rule here",
+    "SimpleRNN": "recurrent layers have no modified backward rule here",
+    "Bidirectional": "recurrent layers have no modified backward rule here",
 }
 
 

@@ -158,9 +158,11 @@ def deepsea(length: int = 100, *, n_tasks: int = 919, seed: int = 0) -> Any:
     K = _layers()
     return seeded_weights(keras.Sequential([
         keras.Input((length, 4)),
-        K.Conv1D(12, 8, activation="relu"), K.MaxPooling1D(4, strides=4), K.Dropout(0.2),
-        K.Conv1D(16, 8, activation="relu"), K.MaxPooling1D(4, strides=4), K.Dropout(0.2),
-        K.Conv1D(16, 3, activation="relu"), K.Flatten(),
+        K.Conv1D(12, 8, padding="same", activation="relu"), K.MaxPooling1D(4, strides=4),
+        K.Dropout(0.2),
+        K.Conv1D(16, 8, padding="same", activation="relu"), K.MaxPooling1D(4, strides=4),
+        K.Dropout(0.2),
+        K.Conv1D(16, 3, padding="same", activation="relu"), K.Flatten(),
         K.Dense(24, activation="relu"), K.Dense(n_tasks, activation="sigmoid"),
     ], name="deepsea"), seed)
 
