@@ -61,7 +61,7 @@ def main() -> None:
             f"{'vectorised' if args.vectorize else 'per-task'} backward passes, compiled, "
             "median of repeats")
     for method in args.methods:
-        cost = {t: _time(lambda s=s: attribute(s, X, method=method, batch_size=args.n),
+        cost = {t: _time(lambda s=s, m=method: attribute(s, X, method=m, batch_size=args.n),
                          args.repeats) for t, s in scorers.items()}
         ratio = cost[args.tasks] / cost[1]
         bench_line(f"tasks_{method}_1_task", cost[1], "s", what)

@@ -20,7 +20,6 @@ from dfimx.attribution.rules import Rules, run_with_rules, validate
 from dfimx.errors import InputError
 from dfimx.models import Scorer, batches, pad_rows, predict_batched
 
-
 #: From this many tasks on, the backward passes of all tasks are vectorised together.
 #: Measured on a Basset-like model on CPU (``bench/bench_tasks.py``): one traced backward
 #: pass per task runs ~5x faster than the vectorised one (``batch_jacobian``) and ~3x faster

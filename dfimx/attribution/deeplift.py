@@ -25,7 +25,6 @@ from dfimx.attribution.rules import Rules, run_rescale, validate
 from dfimx.errors import InputError
 from dfimx.models import Scorer, batches, pad_rows, predict_batched
 
-
 #: Max-pooling rule of DeepLIFT and DeepSHAP.  ``"exact"`` keeps summation-to-delta (to
 #: float rounding) where routing the gradient to the argmax (the deeplift package's
 #: rule) breaks it by ~10% on Basset-style models; against exact double-mutant
