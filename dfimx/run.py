@@ -79,10 +79,43 @@ def rechunk_seq(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     return out
 
 
+def record_summation_delta(path: str, *, storage_options: dict[str, Any] | None = None
+                           ) -> float | None:
+    """Store the run's largest summation-to-delta violation as ``summation_delta_max``.
+
+    Read from the stored ``summation_delta``; warns above
+    :data:`dfimx.attribution.RUN_TOLERANCE` (relative).  Returns the value, None when the
+    run's method has no such check.
+    """
+    import warnings
+
+    # the tolerance lives with the checks; attribution imports no TensorFlow at import
+    from dfimx.attribution import RUN_TOLERANCE
+
+    # plain Zarr attrs: the store's own helpers
+    from dfimx.store.location import open_group, storage_options_for
+
+    ds = open_result(path, allow_incomplete=True, storage_options=storage_options)
+    if "summation_delta" not in ds:
+        return None
+    values = ds["summation_delta"].values
+    worst = float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
+    group = open_group(str(path), storage_options_for(str(path), storage_options), "r+")
+    group.attrs["summation_delta_max"] = worst
+    if worst > RUN_TOLERANCE:
+        warnings.warn(
+            f"{path}: the attributions break summation-to-delta by up to {worst:.3g} "
+            f"(relative; tolerance {RUN_TOLERANCE:g}): their contributions do not add up to "
+            "f(x) - f(reference); see summation_delta", RuntimeWarning, stacklevel=2)
+    return worst
+
+
 def statistics_pass(
     path: str, settings: Settings, *, storage_options: dict[str, Any] | None = None
 ) -> None:
-    """Add p-values and q-values from the stored null to the store at ``path``."""
+    """Add p-values and q-values from the stored null to the store at ``path`` (and the
+    run's largest summation-to-delta violation, :func:`record_summation_delta`)."""
+    record_summation_delta(path, storage_options=storage_options)
     if settings.null == "none":  # no null scores: nothing to add (and no need to open it)
         return
     ds = open_result(path, allow_incomplete=True, storage_options=storage_options)

@@ -127,3 +127,33 @@ def test_vectorised_task_gradients_equal_one_pass_per_task(monkeypatch):
     np.testing.assert_allclose(vectorised, per_task, rtol=1e-5, atol=1e-6)
     single = A.deeplift_scores(build_scorer(scorer.model, tasks=[2]), X, maxpool="exact")
     np.testing.assert_allclose(single[..., 0], per_task[..., 2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("maxpool", ["gradient", "exact"])
+def test_run_records_its_largest_summation_delta_violation(tmp_path, maxpool):
+    import warnings
+
+    import pandas as pd
+    import zarr
+
+    from dfimx.run import run_dfim
+
+    model = arch.basset(L, n_tasks=2)
+    ids = [f"s{i}" for i in range(len(X))]
+    elements = pd.DataFrame([(s, a, a + 6, f"e{a}", "both") for s in ids for a in (4, 20, 36)],
+                            columns=["seq", "start", "end", "name", "role"])
+    from dfimx.alphabet import onehot_to_strings
+    from dfimx.sequences import from_strings
+
+    seqs = from_strings(onehot_to_strings(X.astype("uint8")), ids=ids)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = run_dfim(model, seqs, output=tmp_path / "run.zarr", elements=elements,
+                        null="none", reference="gc", progress=False,
+                        method_options=(("maxpool", maxpool),))
+    worst = zarr.open_group(str(path), mode="r").attrs["summation_delta_max"]
+    flagged = [w for w in caught if "summation-to-delta" in str(w.message)]
+    if maxpool == "gradient":
+        assert worst > A.RUN_TOLERANCE and flagged
+    else:
+        assert worst < 1e-4 and not flagged

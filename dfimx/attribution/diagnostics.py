@@ -8,9 +8,11 @@ variable ``DFIMX_DEBUG``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,8 +24,46 @@ DEBUG_TOLERANCE = 1e-3
 #: smallest scale a relative violation is measured against.
 OUTPUT_ROUNDING = 1e-3
 
+#: Relative violation above which a run warns and its report flags the attributions.
+RUN_TOLERANCE = 1e-3
+
 _DIAG_LOCK = threading.Lock()
 _LAST_DIAG: dict[str, Any] = {}
+_COLLECTORS = threading.local()
+
+
+class Violations:
+    """The largest relative violation recorded while :func:`collect_violations` is open."""
+
+    def __init__(self) -> None:
+        self.max = float("nan")
+
+    def add(self, rel_err: float) -> None:
+        if not rel_err <= self.max:  # also replaces the initial NaN
+            self.max = float(rel_err)
+
+
+@contextlib.contextmanager
+def collect_violations() -> Iterator[Violations]:
+    """Collect the summation-to-delta violations of every call made in this thread.
+
+    Examples
+    --------
+    >>> with collect_violations() as v:
+    ...     record("deeplift", 0.0, 2e-7, 3, debug=False)
+    ...     record("deeplift", 0.0, 5e-7, 3, debug=False)
+    >>> v.max
+    5e-07
+    """
+    stack = getattr(_COLLECTORS, "stack", None)
+    if stack is None:
+        stack = _COLLECTORS.stack = []
+    v = Violations()
+    stack.append(v)
+    try:
+        yield v
+    finally:
+        stack.remove(v)
 
 
 def debug_enabled(debug: bool | None) -> bool:
@@ -81,6 +121,8 @@ def violation_from_sums(
 
 def record(method: str, abs_err: float, rel_err: float, n: int, debug: bool) -> None:
     """Keep the violations of the last call; in ``debug`` mode warn above the tolerance."""
+    for collector in getattr(_COLLECTORS, "stack", ()):
+        collector.add(rel_err)
     with _DIAG_LOCK:
         _LAST_DIAG.clear()
         _LAST_DIAG.update(
