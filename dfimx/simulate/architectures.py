@@ -27,7 +27,7 @@ Examples
 >>> model = basset(60, n_tasks=3)
 >>> model.output_shape
 (None, 3)
->>> [o.name for o in bpnet(64).outputs] == ["profile", "logcount"] or bpnet(64).output_names
+>>> bpnet(64).output_names
 ['profile', 'logcount']
 """
 
