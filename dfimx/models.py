@@ -63,7 +63,7 @@ def load_custom_objects(path: str | os.PathLike) -> dict[str, Any]:
     --------
     >>> import tempfile
     >>> f = Path(tempfile.mkdtemp()) / "layers.py"
-    >>> _ = f.write_text("def swish2(x):\n    return x\n")
+    >>> _ = f.write_text("def swish2(x): return x")
     >>> sorted(load_custom_objects(f))
     ['swish2']
     """
