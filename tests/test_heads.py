@@ -135,3 +135,27 @@ def test_default_task_limit_lets_basset_through_and_stops_deepsea():
     assert build_scorer(arch.basset(60, n_tasks=164)).n_tasks == 164 <= DEFAULT_MAX_TASKS
     with pytest.raises(InputError, match=r"919 outputs \(dense_\d+ \(919\)\)"):
         build_scorer(arch.deepsea(100, n_tasks=919))
+
+
+def test_command_line_bpnet_guidance_then_weighted_profile(tmp_path, capsys):
+    import zarr
+
+    from dfimx.alphabet import onehot_to_strings
+    from dfimx.cli import main
+    from dfimx.io.fasta import write_fasta
+
+    length = 240  # 220 profile positions + the count: more than the default 200 tasks
+    arch.bpnet(length, crop=10).save(tmp_path / "bpnet.keras")
+    fasta = write_fasta(tmp_path / "s.fa", {"s1": onehot_to_strings(
+        random_onehot(1, length, seed=4))[0]})
+    base = ["run", "--model", str(tmp_path / "bpnet.keras"), "--fasta", str(fasta),
+            "--scan", "100:103", "--null", "none", "--no-progress"]
+    assert main([*base, "-o", str(tmp_path / "all.zarr")]) != 0
+    err = capsys.readouterr().err
+    assert "221 outputs (profile (220), logcount (1))" in err
+    assert "--task profile:weighted --task logcount" in err
+    assert main([*base, "-o", str(tmp_path / "w.zarr"), "--task", "profile:weighted",
+                 "--task", "logcount", "--method", "deeplift"]) == 0
+    store = zarr.open_group(str(tmp_path / "w.zarr"), mode="r")
+    assert list(store["task"][:]) == ["profile:weighted", "logcount"]
+    assert store.attrs["summation_delta_max"] < 1e-4
