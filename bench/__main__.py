@@ -33,6 +33,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("stats", [str(HERE / "bench_stats.py"), "--n", "1e7", "--chunk", "1e6"]),
     ("variants", [str(HERE / "bench_variants.py")]),
     ("null_calibration", [str(HERE / "bench_null_calibration.py")]),
+    ("tasks", ["-m", "bench.bench_tasks"]),
 ]
 
 

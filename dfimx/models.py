@@ -28,9 +28,14 @@ from typing import Any
 import numpy as np
 
 from dfimx.errors import InputError
+from dfimx.heads import (  # noqa: F401 - activation_name is re-exported
+    DEFAULT_MAX_TASKS,
+    activation_name,
+    resolve_heads,
+    select_tasks,
+)
 
 OUTPUT_LAYERS = ("logit", "output")
-_SQUASHING = {"sigmoid", "softmax"}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -47,13 +52,54 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True) -> Any:
+def load_custom_objects(path: str | os.PathLike) -> dict[str, Any]:
+    """Import the user module ``path`` (trusted code) and return its custom objects.
+
+    The module's ``custom_objects`` dict when it has one, else every public class and
+    function it defines (custom layers, activations, losses).  Importing runs the
+    module's code: give only files you trust (``--custom-objects``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "layers.py"
+    >>> _ = f.write_text("def swish2(x): return x")
+    >>> sorted(load_custom_objects(f))
+    ['swish2']
+    """
+    import importlib.util
+    import inspect
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: custom-objects module not found", option="custom_objects")
+    name = f"dfimx_custom_{hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, p)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - any failure of user code is a bad input
+        raise InputError(f"{p}: importing the custom-objects module failed: "
+                         f"{type(exc).__name__}: {exc}", option="custom_objects") from exc
+    objects = getattr(module, "custom_objects", None)
+    if isinstance(objects, dict):
+        return dict(objects)
+    return {k: v for k, v in vars(module).items() if not k.startswith("_")
+            and (inspect.isclass(v) or inspect.isfunction(v))
+            and getattr(v, "__module__", None) == name}
+
+
+def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True,
+                     custom_objects: str | os.PathLike | None = None) -> Any:
     """Load a ``.keras`` file (safe mode by default), a legacy ``.h5`` or a SavedModel dir.
 
     Safe mode refuses what could run code of the file's author: Keras layers that carry
     Python code (``Lambda``) and every TensorFlow SavedModel, whose graph may hold any
     TensorFlow op (writing files, for one) and which no loader can check; load those only
     from trusted sources, with ``safe_mode=False``.
+
+    ``custom_objects`` names a Python module with the model's custom layers (imported,
+    so trusted code only: :func:`load_custom_objects`).
 
     Raises
     ------
@@ -74,6 +120,7 @@ def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True) -> Any:
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: model file not found")
+    objects = load_custom_objects(custom_objects) if custom_objects else None
     try:
         if p.is_dir():
             if not (p / "saved_model.pb").exists():
@@ -101,7 +148,8 @@ def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True) -> Any:
             model._dfimx_savedmodel = True  # noqa: SLF001 - marks an opaque graph
             return model
         if p.suffix in (".keras", ".h5", ".hdf5"):
-            return keras.saving.load_model(str(p), compile=False, safe_mode=safe_mode)
+            return keras.saving.load_model(str(p), compile=False, safe_mode=safe_mode,
+                                           custom_objects=objects)
     except InputError:
         raise
     except ValueError as exc:
@@ -115,53 +163,6 @@ def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True) -> Any:
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
         raise InputError(f"{p}: cannot load model: {type(exc).__name__}: {exc}") from exc
     raise InputError(f"{p}: unknown model format (expected .keras, .h5 or a SavedModel directory)")
-
-
-def _output_tensors(model: Any) -> list[Any]:
-    outs = model.outputs
-    return list(outs) if isinstance(outs, (list, tuple)) else [outs]
-
-
-def activation_name(act: Any) -> str | None:
-    """Name of a built-in Keras activation function, ``"linear"`` for None, else None.
-
-    A user function that merely shares a built-in's name gives None.
-
-    Examples
-    --------
-    >>> import keras
-    >>> activation_name(keras.layers.Dense(1, activation="relu").activation)
-    'relu'
-    >>> activation_name(None), activation_name(lambda v: v * v)
-    ('linear', None)
-    """
-    import keras
-
-    if act is None:
-        return "linear"
-    name = getattr(act, "__name__", None)
-    if name is None or getattr(keras.activations, name, None) is not act:
-        return None
-    return name
-
-
-def _logit_tensor(model: Any, out: Any) -> Any:
-    """The pre-activation tensor behind a sigmoid/softmax output, else ``out`` itself."""
-    import keras
-
-    layer = out._keras_history.operation  # noqa: SLF001
-    if activation_name(getattr(layer, "activation", None)) not in _SQUASHING:
-        return out
-    if isinstance(layer, keras.layers.Activation):
-        return layer.input
-    config = dict(layer.get_config())
-    config["activation"] = "linear"
-    config["name"] = f"{layer.name}_logit"
-    clone = layer.__class__.from_config(config)
-    x = layer.input
-    y = clone(x)
-    clone.set_weights(layer.get_weights())
-    return y
 
 
 _FUNCTIONS_LOCK = threading.Lock()
@@ -189,6 +190,7 @@ class Scorer:
     input_length: int | None
     output_layer: str = "logit"
     sha256: str = ""
+    heads: list[Any] = field(default_factory=list, repr=False, compare=False)
     _functions: dict[tuple, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -237,6 +239,7 @@ def build_scorer(
     tasks: list[int | str] | None = None,
     output_layer: str = "logit",
     sha256: str = "",
+    max_tasks: int = DEFAULT_MAX_TASKS,
 ) -> Scorer:
     """Wrap a loaded Keras model so that it returns only the scored tasks.
 
@@ -245,10 +248,15 @@ def build_scorer(
     model
         A Keras 3 model taking ``(batch, length, 4)``.
     tasks
-        Task indices or names to score (all when None).
+        Task indices or names, head names, or ``HEAD:REDUCTION`` (``sum``, ``mean``,
+        ``weighted``) to score (see :func:`dfimx.heads.select_tasks`); all outputs when
+        None, unless there are more than ``max_tasks``.
     output_layer
-        ``"logit"``: the pre-activation of a sigmoid/softmax head (default, as DeepLIFT
-        recommends); ``"output"``: the model output itself.
+        ``"logit"``: the pre-activation of a sigmoid head, the centred logit of a softmax
+        head (class logit minus the mean logit), found through nested models,
+        concatenated heads and averaged strands (default, as DeepLIFT recommends); an
+        :class:`InputError` when it cannot be found unambiguously.  ``"output"``: the
+        model output itself.
     """
     import keras
 
@@ -257,56 +265,24 @@ def build_scorer(
                          option="output_layer")
     if len(model.inputs) != 1:
         raise InputError(f"model has {len(model.inputs)} inputs; dfimx needs exactly one")
-    outs = _output_tensors(model)
-    if output_layer == "logit":
-        if getattr(model, "_dfimx_savedmodel", False):
-            raise InputError(
-                "a SavedModel is an opaque graph: its pre-activation logit cannot be found; "
-                "score its output instead (output_layer='output')",
-                option="output_layer",
-            )
-        outs = [_logit_tensor(model, o) for o in outs]
-    names: list[str] = []
-    flat = []
-    for o in outs:
-        lname = o._keras_history.operation.name  # noqa: SLF001
-        lname = lname.removesuffix("_logit")
-        o2 = keras.layers.Flatten()(o) if len(o.shape) > 2 else o
-        n = int(o2.shape[-1])
-        names.extend([lname] if n == 1 else [f"{lname}_{i}" for i in range(n)])
-        flat.append(o2)
-    if len(set(names)) != len(names):
-        names = [f"task_{i}" for i in range(len(names))]
-    full = flat[0] if len(flat) == 1 else keras.layers.Concatenate(axis=-1)(flat)
-    index = list(range(len(names)))
-    if tasks:
-        index = []
-        for t in tasks:
-            if isinstance(t, str) and not t.lstrip("-").isdigit():
-                if t not in names:
-                    raise InputError(f"task {t!r} not found; the model's tasks are {names}",
-                                     option="task")
-                index.append(names.index(t))
-            else:
-                i = int(t)
-                if not -len(names) <= i < len(names):
-                    raise InputError(
-                        f"task index {i} out of range: the model has {len(names)} tasks",
-                        option="task",
-                    )
-                index.append(i % len(names))
-    if index != list(range(len(names))):
-        idx = np.asarray(index)
-        full = keras.layers.Lambda(lambda z: keras.ops.take(z, idx, axis=-1))(full)
+    if output_layer == "logit" and getattr(model, "_dfimx_savedmodel", False):
+        raise InputError(
+            "a SavedModel is an opaque graph: its pre-activation logit cannot be found; "
+            "score its output instead (output_layer='output')",
+            option="output_layer",
+        )
+    heads = resolve_heads(model, output_layer)
+    names, full = select_tasks(heads, list(tasks or ()), max_tasks=max_tasks)
     network = keras.Model(model.inputs[0], full, name=f"{model.name}_scored")
     length = model.inputs[0].shape[1]
     return Scorer(
         model=model,
         network=network,
-        task_names=[names[i] for i in index],
+        task_names=names,
         input_length=None if length is None else int(length),
         output_layer=output_layer,
         sha256=sha256,
+        heads=heads,
     )
 
 
@@ -319,6 +295,7 @@ class ModelSpec:
     output_layer: str = "logit"
     tasks: tuple[int | str, ...] = ()
     safe_mode: bool = True
+    custom_objects: str | None = None
 
     @classmethod
     def from_path(
@@ -328,11 +305,14 @@ class ModelSpec:
         output_layer: str = "logit",
         tasks: list[int | str] | tuple[int | str, ...] | None = None,
         safe_mode: bool = True,
+        custom_objects: str | os.PathLike | None = None,
     ) -> ModelSpec:
         p = Path(path)
         if not p.exists():
             raise InputError(f"{p}: model file not found")
-        return cls(str(p.resolve()), file_sha256(p), output_layer, tuple(tasks or ()), safe_mode)
+        custom = None if custom_objects is None else str(Path(custom_objects).resolve())
+        return cls(str(p.resolve()), file_sha256(p), output_layer, tuple(tasks or ()), safe_mode,
+                   custom)
 
     def load(self) -> Scorer:
         """Load (once per process) and return the :class:`Scorer`."""
@@ -348,7 +328,8 @@ def load_scorer(spec: ModelSpec) -> Scorer:
     with _CACHE_LOCK:
         scorer = _CACHE.get(spec)
         if scorer is None:
-            model = load_keras_model(spec.path, safe_mode=spec.safe_mode)
+            model = load_keras_model(spec.path, safe_mode=spec.safe_mode,
+                                     custom_objects=spec.custom_objects)
             scorer = build_scorer(
                 model, tasks=list(spec.tasks), output_layer=spec.output_layer, sha256=spec.sha256
             )
@@ -358,7 +339,7 @@ def load_scorer(spec: ModelSpec) -> Scorer:
 
 def model_spec_for(
     model: Any, *, output_layer: str = "logit", tasks: list[int | str] | None = None,
-    safe_mode: bool = True,
+    safe_mode: bool = True, custom_objects: str | os.PathLike | None = None,
 ) -> ModelSpec:
     """A :class:`ModelSpec` for a path, or for an in-memory Keras model (saved to a temp file).
 
@@ -374,10 +355,11 @@ def model_spec_for(
         return model
     if isinstance(model, (str, os.PathLike)):
         return ModelSpec.from_path(model, output_layer=output_layer, tasks=tasks,
-                                   safe_mode=safe_mode)
+                                   safe_mode=safe_mode, custom_objects=custom_objects)
     tmp = Path(tempfile.mkdtemp(prefix="dfimx-model-")) / "model.keras"
     model.save(tmp)
-    return ModelSpec.from_path(tmp, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    return ModelSpec.from_path(tmp, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode,
+                               custom_objects=custom_objects)
 
 
 # --------------------------------------------------------------------------- batched calls

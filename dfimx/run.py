@@ -82,12 +82,45 @@ def rechunk_seq(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     return out
 
 
+def record_summation_delta(path: str, *, storage_options: dict[str, Any] | None = None
+                           ) -> float | None:
+    """Store the run's largest summation-to-delta violation as ``summation_delta_max``.
+
+    Read from the stored ``summation_delta``; warns above
+    :data:`dfimx.attribution.RUN_TOLERANCE` (relative).  Returns the value, None when the
+    run's method has no such check.
+    """
+    import warnings
+
+    # the tolerance lives with the checks; attribution imports no TensorFlow at import
+    from dfimx.attribution import RUN_TOLERANCE
+
+    # plain Zarr attrs: the store's own helpers
+    from dfimx.store.location import open_group, storage_options_for
+
+    ds = open_result(path, allow_incomplete=True, storage_options=storage_options)
+    if "summation_delta" not in ds:
+        return None
+    values = ds["summation_delta"].values
+    worst = float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
+    group = open_group(str(path), storage_options_for(str(path), storage_options), "r+")
+    group.attrs["summation_delta_max"] = worst
+    if worst > RUN_TOLERANCE:
+        warnings.warn(
+            f"{path}: the attributions break summation-to-delta by up to {worst:.3g} "
+            f"(relative; tolerance {RUN_TOLERANCE:g}): their contributions do not add up to "
+            "f(x) - f(reference); see summation_delta", RuntimeWarning, stacklevel=2)
+    return worst
+
+
 def statistics_pass(
     path: str, settings: Settings, *, storage_options: dict[str, Any] | None = None
 ) -> None:
     """Add p-values, q-values and effect sizes from the stored null to the store at ``path``
     (:func:`dfimx.stats.finalize.result_statistics`, as :func:`dfimx.store.write_store`
-    does for a result it is given without a ``finalize``)."""
+    does for a result it is given without a ``finalize``), and the run's largest
+    summation-to-delta violation (:func:`record_summation_delta`)."""
+    record_summation_delta(path, storage_options=storage_options)
     if settings.null == "none":  # no null scores: nothing to add (and no need to open it)
         return
     ds = open_result(path, allow_incomplete=True, storage_options=storage_options)
@@ -127,6 +160,7 @@ def run_dfim(
     tasks: list[int | str] | None = None,
     output_layer: str = "logit",
     safe_mode: bool = True,
+    custom_objects: str | os.PathLike | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
@@ -156,6 +190,9 @@ def run_dfim(
         Sequences per task (and per Zarr region); by default chosen from the plan so that
         a task's largest output holds about ``CHUNK_BUDGET`` values (at most 512 sequences);
         a dataset passed as ``sequences_input`` keeps its own chunks.
+    custom_objects
+        A Python file with the model's custom layers, imported to load it (trusted code:
+        :func:`dfimx.models.load_custom_objects`).
     workers, scheduler
         Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to an
         existing scheduler; with neither, the active Dask scheduler is used.
@@ -175,7 +212,8 @@ def run_dfim(
     """
     settings = dataclasses.replace(settings or Settings(), **options)
     settings.validate()  # checked now; the default null is the plan's (below)
-    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode,
+                          custom_objects=custom_objects)
     inputs = {"model": spec.path}
     for key, value in (("fasta", sequences_input), ("elements", elements),
                        ("mut_dict", mut_dict)):
@@ -325,6 +363,7 @@ def scan_variants(
     tasks: list[int | str] | None = None,
     output_layer: str = "logit",
     safe_mode: bool = True,
+    custom_objects: str | os.PathLike | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
@@ -419,7 +458,8 @@ def scan_variants(
     if not 0.0 < float(p_value_threshold) <= 1.0:
         raise InputError(f"p_value_threshold must lie in (0, 1], got {p_value_threshold}",
                          option="p_value_threshold")
-    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
+    spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode,
+                          custom_objects=custom_objects)
     inputs = {"model": spec.path, "genome": os.fspath(genome), "vcf": os.fspath(vcf)}
     if isinstance(motifs, (str, os.PathLike)):
         inputs["motifs"] = os.fspath(motifs)

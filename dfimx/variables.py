@@ -156,6 +156,11 @@ cis_variants_found = _spec("cis_variants_found", S, "i",
 prediction = _spec("prediction", ("seq", "task"), "f",
                    "Model output on the original (the scored output, e.g. the logit).",
                    role="output", long_name="model output on the original")
+summation_delta = _spec("summation_delta", S, "f",
+                        "Largest relative summation-to-delta violation of the attributions "
+                        "computed with the sequence's chunk (DeepLIFT, DeepSHAP; the "
+                        "completeness error of integrated gradients).", role="output",
+                        long_name="summation-to-delta violation")
 mutant_prediction = _spec("mutant_prediction", ("seq", "mutation", "task"), "f",
                           "Model output on each mutant.", role="output")
 seq_importance = _spec("seq_importance", ("seq", "position", "base", "task"), "f",

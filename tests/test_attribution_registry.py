@@ -79,3 +79,26 @@ def test_eager_mode_untouched():
 
     assert tf.executing_eagerly()
     assert os.environ.get("DFIMX_DEBUG") is None
+
+
+def test_attribute_reuses_one_scorer_per_model_and_keeps_no_model_alive():
+    import gc
+    import weakref
+
+    import keras
+
+    from dfimx.attribution import attribute, cached_scorer
+    from dfimx.testing import random_onehot, small_cnn
+
+    X = random_onehot(2, 40).astype("float32")
+    model = small_cnn()
+    first = attribute(model, X, method="deeplift")
+    scorer = cached_scorer(model)
+    compiled = dict(scorer._functions)
+    np.testing.assert_array_equal(attribute(model, X, method="deeplift"), first)
+    assert cached_scorer(model) is scorer and scorer._functions == compiled  # no recompiling
+    ref = weakref.ref(model)
+    del model, scorer
+    keras.backend.clear_session()
+    gc.collect()
+    assert ref() is None

@@ -167,3 +167,32 @@ def test_length_mismatch_names_the_setting():
                                          "length 30") as exc:
         scorer.check_input(40)
     assert exc.value.option == "length"
+
+
+CUSTOM_LAYER = '''
+import keras
+
+
+class Doubling(keras.layers.Layer):
+    def call(self, x):
+        return 2.0 * x
+'''
+
+
+def test_custom_objects_module_loads_custom_layers(tmp_path):
+    module = tmp_path / "my_layers.py"
+    module.write_text(CUSTOM_LAYER)
+    from dfimx.models import load_custom_objects
+
+    Doubling = load_custom_objects(module)["Doubling"]
+    inp = keras.Input((40, 4))
+    out = keras.layers.Dense(1)(keras.layers.Flatten()(Doubling()(inp)))
+    model = keras.Model(inp, out)
+    model.save(tmp_path / "custom.keras")
+    with pytest.raises(InputError, match="Doubling"):
+        ModelSpec.from_path(tmp_path / "custom.keras").load()
+    scorer = ModelSpec.from_path(tmp_path / "custom.keras", custom_objects=module).load()
+    np.testing.assert_allclose(scorer.predict(X), model(X).numpy(), rtol=1e-5)
+    with pytest.raises(InputError, match="custom-objects module not found") as exc:
+        load_custom_objects(tmp_path / "missing.py")
+    assert exc.value.option == "custom_objects"

@@ -40,6 +40,8 @@ from dfimx.attribution.backprop import (
 from dfimx.attribution.deeplift import deeplift_scores
 from dfimx.attribution.diagnostics import (
     DEBUG_TOLERANCE,
+    RUN_TOLERANCE,
+    collect_violations,
     last_diagnostics,
     last_summation_delta_violation,
     summation_delta_violation,
@@ -57,6 +59,7 @@ from dfimx.attribution.registry import (
     Method,
     attribute,
     attribute_and_predict,
+    cached_scorer,
     get_method,
     register_method,
 )
@@ -67,10 +70,13 @@ __all__ = [
     "DEFAULT_N_SHUFFLED_REFERENCES",
     "METHODS",
     "REFERENCES",
+    "RUN_TOLERANCE",
     "Method",
     "as_references",
     "attribute",
     "attribute_and_predict",
+    "cached_scorer",
+    "collect_violations",
     "deeplift_package_scores",
     "deeplift_scores",
     "get_method",

@@ -8,9 +8,11 @@ variable ``DFIMX_DEBUG``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,8 +20,50 @@ import numpy as np
 #: Relative summation-to-delta violation above which debug mode warns.
 DEBUG_TOLERANCE = 1e-3
 
+#: Fraction of ``max(|f(x)|, |f(ref)|)`` below which a difference is float rounding: the
+#: smallest scale a relative violation is measured against.
+OUTPUT_ROUNDING = 1e-3
+
+#: Relative violation above which a run warns and its report flags the attributions.
+RUN_TOLERANCE = 1e-3
+
 _DIAG_LOCK = threading.Lock()
 _LAST_DIAG: dict[str, Any] = {}
+_COLLECTORS = threading.local()
+
+
+class Violations:
+    """The largest relative violation recorded while :func:`collect_violations` is open."""
+
+    def __init__(self) -> None:
+        self.max = float("nan")
+
+    def add(self, rel_err: float) -> None:
+        if not rel_err <= self.max:  # also replaces the initial NaN
+            self.max = float(rel_err)
+
+
+@contextlib.contextmanager
+def collect_violations() -> Iterator[Violations]:
+    """Collect the summation-to-delta violations of every call made in this thread.
+
+    Examples
+    --------
+    >>> with collect_violations() as v:
+    ...     record("deeplift", 0.0, 2e-7, 3, debug=False)
+    ...     record("deeplift", 0.0, 5e-7, 3, debug=False)
+    >>> v.max
+    5e-07
+    """
+    stack = getattr(_COLLECTORS, "stack", None)
+    if stack is None:
+        stack = _COLLECTORS.stack = []
+    v = Violations()
+    stack.append(v)
+    try:
+        yield v
+    finally:
+        stack.remove(v)
 
 
 def debug_enabled(debug: bool | None) -> bool:
@@ -42,7 +86,8 @@ def summation_delta_violation(
 
     ``contributions`` is ``(B, L, 4, T)`` (per input/reference pair), ``f_x`` and ``f_ref``
     are ``(B, T)``.  The relative violation divides ``|sum(c) - (f(x) - f(r))|`` by
-    ``max(|f(x) - f(r)|, sum(|c|))``, the scale of float rounding in the sum.
+    ``max(|f(x) - f(r)|, sum(|c|), 1e-3 max(|f(x)|, |f(r)|))``: the scale of float
+    rounding in the sum, and at least a small fraction of the outputs themselves.
 
     Examples
     --------
@@ -65,14 +110,19 @@ def violation_from_sums(
     ...                     np.array([[1.0]]))
     (1.0, 0.125)
     """
-    delta = np.asarray(f_x, np.float64) - np.asarray(f_ref, np.float64)
+    fx, fr = np.asarray(f_x, np.float64), np.asarray(f_ref, np.float64)
+    delta = fx - fr
     err = np.abs(np.asarray(total, np.float64) - delta)
-    rel = err / np.maximum(np.maximum(np.abs(delta), abs_total), 1e-12)
+    # float rounding of f itself (~1e-7 |f|) is no violation where f(x) = f(ref)
+    floor = np.maximum(OUTPUT_ROUNDING * np.maximum(np.abs(fx), np.abs(fr)), 1e-12)
+    rel = err / np.maximum(np.maximum(np.abs(delta), abs_total), floor)
     return float(err.max(initial=0.0)), float(rel.max(initial=0.0))
 
 
 def record(method: str, abs_err: float, rel_err: float, n: int, debug: bool) -> None:
     """Keep the violations of the last call; in ``debug`` mode warn above the tolerance."""
+    for collector in getattr(_COLLECTORS, "stack", ()):
+        collector.add(rel_err)
     with _DIAG_LOCK:
         _LAST_DIAG.clear()
         _LAST_DIAG.update(

@@ -131,6 +131,34 @@ def attribute_and_predict(
     return imp, predict_batched(scorer, X, batch_size=batch_size)
 
 
+_SCORERS_ATTR = "_dfimx_scorers"
+
+
+def cached_scorer(model: Any, *, tasks: list[int | str] | None = None,
+                  output_layer: str = "logit") -> Scorer:
+    """The :class:`Scorer` of an in-memory Keras model, built once per model and choice.
+
+    The scorers (and their compiled functions) are kept on the model object itself, so
+    they live exactly as long as the model: nothing keeps a model alive, and a later
+    model never meets a stale entry (no cache keyed by ``id()``).
+
+    Examples
+    --------
+    >>> import keras
+    >>> inp = keras.Input((5, 4)); m = keras.Model(inp, keras.layers.Dense(1)(inp))
+    >>> cached_scorer(m) is cached_scorer(m), cached_scorer(m) is cached_scorer(m, tasks=[0])
+    (True, False)
+    """
+    cache = getattr(model, _SCORERS_ATTR, None)
+    if not isinstance(cache, dict):
+        cache = {}
+        object.__setattr__(model, _SCORERS_ATTR, cache)  # bypasses Keras's attribute tracking
+    key = (tuple(tasks or ()), output_layer)
+    if key not in cache:
+        cache[key] = build_scorer(model, tasks=tasks, output_layer=output_layer)
+    return cache[key]
+
+
 def attribute(
     model: Any,
     X: Any,
@@ -149,7 +177,9 @@ def attribute(
     Parameters
     ----------
     model
-        A Keras model, a path to one, or a :class:`dfimx.models.Scorer`.
+        A Keras model, a path to one, or a :class:`dfimx.models.Scorer`.  The scorer of a
+        Keras model is built (and its functions compiled) once per model object
+        (:func:`cached_scorer`).
     X
         One-hot sequences ``(N, L, 4)``, or a dataset with ``seq_onehot``.
     method
@@ -159,7 +189,9 @@ def attribute(
         Reference kind (``"zeros"``, ``"gc"``, ``"dinuc"``) or an array ``(N, K, L, 4)``;
         the method's default (``dinuc`` for deepshap, else ``zeros``) when None.
     task
-        Task index or name, or a list of them; all tasks when None.
+        Task index or name, head name or ``HEAD:REDUCTION`` (``sum``, ``mean``,
+        ``weighted``), or a list of them; all tasks when None (refused above
+        :data:`dfimx.heads.DEFAULT_MAX_TASKS` outputs).
     **options
         ``gc``, ``n_references`` (for the reference) and method options: ``steps``
         (integrated gradients), ``maxpool`` and ``debug`` (deeplift, deepshap).
@@ -184,7 +216,7 @@ def attribute(
     elif isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         scorer = ModelSpec.from_path(model, output_layer=output_layer, tasks=tasks).load()
     else:
-        scorer = build_scorer(model, tasks=tasks, output_layer=output_layer)
+        scorer = cached_scorer(model, tasks=tasks, output_layer=output_layer)
     if hasattr(X, "data_vars"):
         if seq_ids is None and "seq_id" in X:
             seq_ids = [str(s) for s in X["seq_id"].values]

@@ -38,11 +38,10 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
-from dfimx.attribution import conv_fold
+from dfimx.attribution.linear_parts import conv_linear, dense_linear
+from dfimx.attribution.linearity import is_affine
 from dfimx.errors import InputError
-from dfimx.models import activation_name
+from dfimx.heads import activation_name
 
 NEAR_ZERO = 1e-7
 
@@ -113,7 +112,19 @@ _LINEAR_OPS = (
     "Sum",
     "Mean",
     "Stack",
+    "Flip",
 )
+#: Layers with no DeepLIFT / guided rule (gradient methods handle them): why, per type.
+_GRADIENT_ONLY = {
+    "LayerNormalization": "its division by the standard deviation has no modified "
+    "backward rule here that keeps summation-to-delta",
+    "MultiHeadAttention": "attention has no modified backward rule here (treating the "
+    "attention weights as constants breaks summation-to-delta)",
+    "LSTM": "recurrent gates have no modified backward rule here",
+    "GRU": "recurrent gates have no modified backward rule here",
+    "SimpleRNN": "recurrent layers have no modified backward rule here",
+    "Bidirectional": "recurrent layers have no modified backward rule here",
+}
 
 
 @dataclass(frozen=True)
@@ -143,11 +154,19 @@ class Rules:
 def _unsupported(rules: Rules, op: Any, what: str = "") -> InputError:
     kind = type(op).__name__
     extra = f" ({what})" if what else ""
+    if not what and kind in _GRADIENT_ONLY:
+        return InputError(
+            f"attribution method {rules.method!r} does not support layer {op.name!r} of type "
+            f"{kind}: {_GRADIENT_ONLY[kind]}; use 'gradient', 'grad_x_input', "
+            "'integrated_gradients' or 'ism' for this model",
+            option="method",
+        )
     return InputError(
         f"attribution method {rules.method!r} does not support layer {op.name!r} of type "
         f"{kind}{extra}; supported: Conv1D/Conv2D, Dense, pooling, BatchNormalization, "
         f"Dropout, Flatten, Reshape, Activation ({', '.join(ELEMENTWISE_ACTIVATIONS)}, "
-        "softmax, linear), Add, Concatenate, Cropping1D, ZeroPadding1D and nested models; "
+        "softmax, linear), ReLU/LeakyReLU/ELU/PReLU, Add, Multiply, Concatenate, "
+        "Cropping1D, ZeroPadding1D, keras.ops.flip and nested models; "
         "use 'gradient', 'grad_x_input', 'integrated_gradients' or 'ism' for other models",
         option="method",
     )
@@ -162,6 +181,9 @@ class _ReferenceTrace:
     def __init__(self) -> None:
         self.items: list[tuple[Any, ...]] = []
         self.cursor: int | None = None
+        #: the input's softmax weights of each weighted profile head, in graph order
+        self.weights: list[Any] = []
+        self.weight_cursor = 0
 
     def record(self, *tensors: Any) -> None:
         self.items.append(tensors)
@@ -200,6 +222,11 @@ def run_rescale(model: Any, x: Any, r: Any, rules: Rules) -> tuple[Any, Any]:
     previous = getattr(_ACTIVE, "trace", None)
     _ACTIVE.trace = trace
     try:
+        if has_weighted_profile(model):
+            # the profile weights are the input's, held constant: the reference is scored
+            # with the input's weights too (so one reference row per input)
+            run_with_rules(model, tf.stop_gradient(x), replace(rules, mode="weights"))
+            r = tf.broadcast_to(r, tf.shape(x))
         y_r = run_with_rules(model, tf.stop_gradient(r), replace(rules, mode="reference"))
         trace.cursor = 0
         y_x = run_with_rules(model, x, rules)
@@ -243,6 +270,83 @@ def _rescale_elementwise(f: Any, zx: Any, zr: Any, yr: Any, eps: float) -> Any:
         return yx, grad
 
     return op(zx)
+
+
+def _weighted_profile(op: Any, z: Any, rules: Rules) -> Any:
+    """BPNet's profile score ``sum w z``, ``w = softmax(z_input)`` held constant."""
+    import tensorflow as tf
+
+    if rules.mode in ("plain", "guided"):
+        return op(z)
+    trace = _trace()
+    if rules.mode == "weights":
+        w = tf.stop_gradient(tf.nn.softmax(z, axis=-1))
+        trace.weights.append(w)
+        return tf.reduce_sum(w * z, axis=-1, keepdims=True)
+    if rules.mode == "reference":
+        w = trace.weights[trace.weight_cursor]
+        trace.weight_cursor += 1
+        return tf.reduce_sum(w * z, axis=-1, keepdims=True)
+    w = tf.stop_gradient(tf.nn.softmax(z, axis=-1))
+    return tf.reduce_sum(w * z, axis=-1, keepdims=True)
+
+
+def has_weighted_profile(model: Any) -> bool:
+    """Whether ``model`` holds a weighted profile head (``--task NAME:weighted``)."""
+    return any(type(layer).__name__ == "WeightedProfile" for layer in _all_layers(model))
+
+
+def _rescale_product(a: Any, b: Any, rules: Rules) -> Any:
+    """``a * b`` whose backward pass splits the exact difference (Shapley, two inputs).
+
+    ``a b - a_r b_r = (b + b_r) / 2 (a - a_r) + (a + a_r) / 2 (b - b_r)``: each input's
+    multiplier is the mean of the other's value and reference value.
+    """
+    import tensorflow as tf
+
+    if rules.mode == "reference":
+        _trace().record(a, b)
+        return a * b
+    ar, br = _trace().next()
+
+    @tf.custom_gradient
+    def op(a, b):
+        ma = tf.stop_gradient(0.5 * (b + br))
+        mb = tf.stop_gradient(0.5 * (a + ar))
+
+        def grad(dy):
+            return dy * ma, dy * mb
+
+        return a * b, grad
+
+    return op(a, b)
+
+
+def _multiply(op: Any, rules: Rules) -> Any:
+    def call(*a, **k):
+        inputs = list(a[0]) if len(a) == 1 and isinstance(a[0], (list, tuple)) else list(a)
+        if rules.mode not in ("rescale", "reference"):
+            return op(inputs)
+        out = inputs[0]
+        for other in inputs[1:]:
+            out = _rescale_product(out, other, rules)
+        return out
+
+    return call
+
+
+def _elementwise_fn(op: Any) -> Any:
+    """The function of an activation layer, its variables read outside any custom gradient."""
+    import tensorflow as tf
+
+    if type(op).__name__ == "PReLU":
+        alpha = tf.convert_to_tensor(op.alpha)
+
+        def prelu(v):
+            return tf.nn.relu(v) - alpha * tf.nn.relu(-v)
+
+        return prelu
+    return lambda v: op(v)
 
 
 def _rescale_softmax(zx: Any, zr: Any, yr: Any, axis: int, eps: float) -> Any:
@@ -294,6 +398,8 @@ def _exact_maxpool(pool: Any, z: Any, rules: Rules) -> Any:
     """Max pooling whose multipliers carry the exact output difference (Rescale mode)."""
     import tensorflow as tf
 
+    if rules.mode == "weights":
+        return pool(z)
     if rules.mode == "reference":
         y = pool(z)
         _trace().record(z, y)
@@ -339,7 +445,7 @@ def apply_activation(act: Any, z: Any, rules: Rules, op: Any) -> Any:
 
 def apply_nonlinearity(f: Any, z: Any, rules: Rules, *, softmax_axis: int | None = None) -> Any:
     """Apply ``f`` (elementwise, or softmax along ``softmax_axis``) under ``rules``."""
-    if rules.mode == "plain":
+    if rules.mode in ("plain", "weights"):
         return f(z)
     if rules.mode == "guided":
         return _guided(f, z)
@@ -354,89 +460,6 @@ def apply_nonlinearity(f: Any, z: Any, rules: Rules, *, softmax_axis: int | None
 
 
 # --------------------------------------------------------------------------- linear parts
-
-
-def _bias(layer: Any, y: Any) -> Any:
-    from keras import ops
-
-    if not getattr(layer, "use_bias", False) or layer.bias is None:
-        return y
-    if getattr(layer, "data_format", "channels_last") == "channels_last":
-        shape = (1,) * (len(y.shape) - 1) + (-1,)
-    else:
-        shape = (1, -1) + (1,) * (len(y.shape) - 2)
-    return ops.add(y, ops.reshape(layer.bias, shape))
-
-
-def _conv_linear(layer: Any, x: Any) -> Any:
-    from keras import ops
-
-    padding = layer.padding
-    if padding == "causal":
-        x = ops.pad(x, layer._compute_causal_padding())  # noqa: SLF001
-        padding = "valid"
-    plan = conv_fold.layer_fold_plan(layer, x, padding)
-    if plan is not None:
-        import tensorflow as tf
-
-        bias = layer.bias if getattr(layer, "use_bias", False) else None
-        return conv_fold.conv1d(
-            x, tf.convert_to_tensor(layer.kernel), padding, plan,
-            None if bias is None else tf.convert_to_tensor(bias))
-    y = ops.conv(
-        x,
-        layer.kernel,
-        strides=list(layer.strides),
-        padding=padding,
-        dilation_rate=layer.dilation_rate,
-        data_format=layer.data_format,
-    )
-    return _bias(layer, y)
-
-
-def _dense_linear(layer: Any, x: Any) -> Any:
-    from keras import ops
-
-    y = ops.matmul(x, layer.kernel)
-    if layer.bias is not None:
-        y = ops.add(y, layer.bias)
-    return y
-
-
-_LINEAR_CHECKED: dict[int, bool] = {}
-
-
-def _is_affine(op: Any, args: tuple, kwargs: dict) -> bool:
-    """Numerical check that a Lambda layer is affine (in eager mode, on random inputs)."""
-    key = id(op)
-    if key in _LINEAR_CHECKED:
-        return _LINEAR_CHECKED[key]
-    import tensorflow as tf
-
-    ok = False
-    try:
-        (x,) = args
-        shape = [2 if d is None else int(d) for d in x.shape]
-        with tf.init_scope():
-            rng = np.random.default_rng(0)
-            a = rng.normal(size=shape).astype("float32")
-            b = rng.normal(size=shape).astype("float32")
-
-            def f(v):
-                return np.asarray(op(tf.constant(v), **kwargs), dtype=np.float64)
-
-            fa, fb = f(a), f(b)
-            lhs = [f(0.5 * (a + b)), f(2.0 * a - b)]
-            rhs = [0.5 * (fa + fb), 2.0 * fa - fb]
-            scale = max(1.0, float(np.abs(fa).max(initial=0)), float(np.abs(fb).max(initial=0)))
-            ok = all(
-                lh.shape == rh.shape and np.allclose(lh, rh, atol=1e-4 * scale)
-                for lh, rh in zip(lhs, rhs, strict=True)
-            )
-    except Exception:  # noqa: BLE001 - anything that cannot be checked is refused
-        ok = False
-    _LINEAR_CHECKED[key] = ok
-    return ok
 
 
 # --------------------------------------------------------------------------- graph walk
@@ -461,14 +484,19 @@ def _layer_call(op: Any, rules: Rules) -> Any:
         keras.layers.Conv2D,
     ):
         _check_not_quantized(op, rules)
-        return lambda x, **k: apply_activation(op.activation, _conv_linear(op, x), rules, op)
+        return lambda x, **k: apply_activation(op.activation, conv_linear(op, x), rules, op)
     if type(op) is keras.layers.Dense:
         _check_not_quantized(op, rules)
-        return lambda x, **k: apply_activation(op.activation, _dense_linear(op, x), rules, op)
+        return lambda x, **k: apply_activation(op.activation, dense_linear(op, x), rules, op)
     if kind == "Activation":
         return lambda x, **k: apply_activation(op.activation, x, rules, op)
     if kind in _ELEMENTWISE_LAYERS:
-        return lambda x, **k: apply_nonlinearity(lambda v: op(v), x, rules)
+        f = _elementwise_fn(op)
+        return lambda x, **k: apply_nonlinearity(f, x, rules)
+    if kind == "Multiply":
+        return _multiply(op, rules)
+    if kind == "WeightedProfile":
+        return lambda x, **k: _weighted_profile(op, x, rules)
     if kind == "Softmax":
         axis = op.axis if isinstance(op.axis, int) else None
         if axis is None:
@@ -487,7 +515,7 @@ def _layer_call(op: Any, rules: Rules) -> Any:
     if kind == "Lambda":
 
         def call(*a, **k):
-            if not _is_affine(op, a, k):
+            if len(a) != 1 or not is_affine(op, tuple(a[0].shape), k):
                 raise _unsupported(rules, op, "a Lambda layer that is not linear")
             return op(*a, **k)
 
@@ -533,7 +561,7 @@ def validate(model: Any, rules: Rules) -> None:
                 shape = tuple(layer.input.shape)
             except (AttributeError, ValueError):
                 continue  # checked numerically when called
-            if not _is_affine(layer, (np.zeros([2 if d is None else d for d in shape]),), {}):
+            if not is_affine(layer, shape):
                 raise _unsupported(rules, layer, "a Lambda layer that is not linear")
             continue
         call = _layer_call(layer, rules)

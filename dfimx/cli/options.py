@@ -108,6 +108,9 @@ def common_options(p: argparse.ArgumentParser) -> None:
                    help="score the pre-activation logit (default) or the output")
     g.add_argument("--unsafe-model", action="store_true", default=None,
                    help="load Keras models with safe_mode=False (only for trusted files)")
+    g.add_argument("--custom-objects", default=None, metavar="MODULE.py",
+                   help="import this Python file for the model's custom layers (trusted "
+                   "code: it runs)")
     g = p.add_argument_group("execution")
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--chunk-size", type=int, default=None,
@@ -138,7 +141,7 @@ _SETTING_KEYS = {
 
 
 #: Options a ``--config`` file may not set: only the command line itself grants them.
-COMMAND_LINE_ONLY = ("unsafe_model",)
+COMMAND_LINE_ONLY = ("unsafe_model", "custom_objects")
 #: Namespace entries that are not options.
 _NOT_OPTIONS = ("command", "func", "config", "option_parser")
 _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")

@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from dfimx import variables
-from dfimx.dfim.kernel import dfim_block
+from dfimx.dfim.kernel import SUMMATION_METHODS, dfim_block_with_violations
 from dfimx.models import model_spec_for
 from dfimx.plans import SYMMETRIC_PLANS
 from dfimx.settings import DEFAULT_NULLS, Settings, check_execution
@@ -40,10 +40,14 @@ def output_variables(settings: Settings, *, symmetric: bool) -> list[str]:
 
     Examples
     --------
-    >>> output_variables(Settings(null="none"), symmetric=False)
+    >>> output_variables(Settings(null="none", method="grad_x_input"), symmetric=False)
     ['prediction', 'mutant_prediction', 'interaction_profile', 'interaction_score']
+    >>> output_variables(Settings(null="none"), symmetric=False)[-1]
+    'summation_delta'
     """
     names = ["prediction", "mutant_prediction", "interaction_profile", "interaction_score"]
+    if settings.method in SUMMATION_METHODS:
+        names.append("summation_delta")
     if settings.keep_importance:
         names.append("seq_importance")
     if settings.keep_delta:
@@ -142,7 +146,7 @@ def compute_dfim(
     parts: dict[str, list[da.Array]] = {k: [] for k in names}
     token = dask.base.tokenize(spec, settings, batch_size)
     for i, size in enumerate(chunks):
-        res = dask.delayed(dfim_block, pure=True)(
+        res = dask.delayed(dfim_block_with_violations, pure=True)(
             *[b[i] for b in blocks], pair[i], spec=spec, settings=settings,
             batch_size=batch_size, symmetric=symmetric, dask_key_name=f"dfim-block-{token}-{i}",
         )

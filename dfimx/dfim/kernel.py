@@ -19,7 +19,13 @@ import threading
 
 import numpy as np
 
-from dfimx.attribution import METHODS, attribute_and_predict, make_references, predict_batched
+from dfimx.attribution import (
+    METHODS,
+    attribute_and_predict,
+    collect_violations,
+    make_references,
+    predict_batched,
+)
 from dfimx.dfim import maps
 from dfimx.dfim.context import decoy_sources
 from dfimx.dfim.epistasis import double_mutant_epistasis
@@ -288,4 +294,20 @@ def _targets_in_use(valid: np.ndarray) -> np.ndarray:
     return valid.any(axis=1)
 
 
-__all__ = ["dfim_block"]
+#: Methods whose attributions obey summation-to-delta (or completeness): their runs
+#: store ``summation_delta``.
+SUMMATION_METHODS = ("deeplift", "deepshap", "integrated_gradients")
+
+
+def dfim_block_with_violations(*args, **kwargs) -> dict[str, np.ndarray]:
+    """:func:`dfim_block`, plus ``summation_delta`` (n,): the largest relative violation
+    of summation-to-delta among the chunk's attribution calls (for
+    :data:`SUMMATION_METHODS`)."""
+    with collect_violations() as violations:
+        out = dfim_block(*args, **kwargs)
+    if kwargs["settings"].method in SUMMATION_METHODS:
+        out["summation_delta"] = np.full(len(args[0]), violations.max, np.float32)
+    return out
+
+
+__all__ = ["SUMMATION_METHODS", "dfim_block", "dfim_block_with_violations"]
