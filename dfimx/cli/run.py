@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings=settings, length=opts.get("length"), chunk_size=opts.get("chunk_size"),
         batch_size=opts.get("batch_size") or 256, tasks=opts.get("task"),
         output_layer=opts.get("output_layer") or "logit",
-        safe_mode=not opts.get("unsafe_model"), workers=opts.get("workers"),
+        safe_mode=not opts.get("unsafe_model"), workers=opts.get("workers", "auto"),
         scheduler=opts.get("scheduler"), resume=bool(opts.get("resume")),
         overwrite=bool(opts.get("overwrite")),
         progress=not opts.get("no_progress"), command=command_line(),
