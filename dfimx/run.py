@@ -515,6 +515,8 @@ def scan_variants(
                    storage_options=storage_options)
 
 
-__all__ = ["CHUNK_BUDGET", "DEFAULT_VARIANT_METHOD", "PROCESS_MIN_CORES", "PROCESS_MIN_WORK",
-           "attribution_work", "auto_chunk_size", "check_inputs", "execute", "local_workers", "provenance", "rechunk_seq", "run_dfim", "scan_variants",
-           "statistics_pass"]
+__all__ = [
+    "CHUNK_BUDGET", "DEFAULT_VARIANT_METHOD", "PROCESS_MIN_CORES", "PROCESS_MIN_WORK",
+    "attribution_work", "auto_chunk_size", "check_inputs", "execute", "local_workers",
+    "provenance", "rechunk_seq", "run_dfim", "scan_variants", "statistics_pass",
+]

@@ -91,8 +91,8 @@ class Settings:
         # the registries load here, not with this module: the command line's --help and
         # argument checks import it, and need neither the methods nor the statistics
         from dfimx.attribution import METHODS, REFERENCES
-        from dfimx.dfim.maps import REDUCTIONS
-        from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS
+        from dfimx.dfim.maps import REDUCTIONS  # (as above) the score reductions
+        from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS  # (as above) the null's
 
         if not isinstance(self.method, str) or self.method not in METHODS:
             raise InputError(f"method: unknown method {self.method!r}; choose one of "
@@ -199,11 +199,11 @@ def _choice(option: str, value: Any, choices: tuple[str, ...]) -> None:
 
 def __getattr__(name: str) -> Any:
     if name in ("NULL_LEVELS", "PVALUE_KINDS"):  # the statistics' names, loaded on first use
-        from dfimx.stats import pvalues
+        from dfimx.stats import pvalues  # xarray loads with the statistics, on first use
 
         return getattr(pvalues, name)
     raise AttributeError(f"module 'dfimx.settings' has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_REFERENCES", "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS", "Settings",
-           "at_least_one", "check_execution"]
+# NULL_LEVELS and PVALUE_KINDS (of dfimx.stats.pvalues) are served by __getattr__
+__all__ = ["DEFAULT_REFERENCES", "NULL_KINDS", "Settings", "at_least_one", "check_execution"]
