@@ -19,16 +19,45 @@ Examples
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from dfimx import compat
-from dfimx.attribution import METHODS, attribute
-from dfimx.dfim import compute_dfim
 from dfimx.errors import InputError
-from dfimx.plans import plan_elements, plan_mut_dict, plan_scan
-from dfimx.sequences import from_fasta, from_onehot, from_strings
-from dfimx.settings import Settings
-from dfimx.store import open_result, write_store
-from dfimx.variables import validate
 from dfimx.version import __version__
+
+#: Public names and the module each comes from, imported on first use: ``import dfimx``
+#: (and so the command line's ``--help`` and argument checks) loads neither Dask, xarray,
+#: Zarr nor TensorFlow until a name that needs them is used.
+_LAZY = {
+    "METHODS": "dfimx.attribution",
+    "attribute": "dfimx.attribution",
+    "compute_dfim": "dfimx.dfim",
+    "plan_elements": "dfimx.plans",
+    "plan_mut_dict": "dfimx.plans",
+    "plan_scan": "dfimx.plans",
+    "from_fasta": "dfimx.sequences",
+    "from_onehot": "dfimx.sequences",
+    "from_strings": "dfimx.sequences",
+    "Settings": "dfimx.settings",
+    "open_result": "dfimx.store",
+    "write_store": "dfimx.store",
+    "validate": "dfimx.variables",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dfimx' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 compat.install()
 

@@ -34,7 +34,7 @@ DEMO_SEED = 11
 def run_demo(
     output: str | os.PathLike = "dfimx-demo",
     *,
-    workers: int = 2,
+    workers: int | str = "auto",
     n: int | None = None,
     progress: bool = True,
     echo: Any = print,
@@ -55,8 +55,9 @@ def run_demo(
     echo(f"[2/5] {len(sim)} simulated sequences, true pair {a} x {b}, decoys "
          f"{', '.join(sim.decoy_names)}")
     store = out / "demo.zarr"
-    echo(f"[3/5] DFIM with the context null on {workers} local workers -> {store}")
     settings = Settings()
+    where = "in this process" if workers in (0, "auto") else f"on {workers} local workers"
+    echo(f"[3/5] DFIM with the context null {where} -> {store}")
     run_dfim(
         str(model_path), str(fasta), elements=str(elements), output=str(store),
         settings=settings, workers=workers, chunk_size=32, progress=progress,

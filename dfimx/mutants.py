@@ -39,6 +39,7 @@ def make_mutants(
     n_shuffles: int = 5,
     seq_ids: Sequence[str] | None = None,
     seed: int = 0,
+    copy: bool = True,
 ) -> np.ndarray:
     """Mutants for the listed sources, ``(B, K, L, 4)`` float32.
 
@@ -53,6 +54,9 @@ def make_mutants(
         (``n_shuffles`` random permutations of the element's bases, K = n_shuffles).
     seq_ids
         Sequence id of each row, to seed shuffles per sequence (chunking-independent).
+    copy
+        False: with one mutant per row, edit ``X`` itself in place (when it is a
+        C-contiguous float32 array) and return a view of it, instead of a copy.
 
     Examples
     --------
@@ -65,9 +69,17 @@ def make_mutants(
                          option="mutation")
     X = np.asarray(X, np.float32)
     k = n_draws(mode, n_shuffles)
-    out = np.repeat(X[:, None], k, axis=1)
+    if k == 1 and not copy and X.flags.c_contiguous:
+        out = X[:, None]
+    else:
+        out = np.repeat(X[:, None], k, axis=1)
+    starts, ends, alts = (np.asarray(a, np.int64).reshape(len(X)) for a in (starts, ends, alts))
+    single = (alts >= 0) & (ends - starts == 1)
+    if single.any():  # single-base substitutions (a per-base scan): one vectorized edit
+        rows = np.flatnonzero(single)
+        out[rows, :, starts[rows]] = np.eye(X.shape[2], dtype=np.float32)[alts[rows]][:, None]
     bg = gc_background(gc)
-    for b in range(len(X)):
+    for b in np.flatnonzero(~single):
         s, e, alt = int(starts[b]), int(ends[b]), int(alts[b])
         if alt >= 0:
             out[b, :, s:e] = 0.0

@@ -73,6 +73,67 @@ def auto_chunk_size(n_mutations: int, length: int, *, budget: int = CHUNK_BUDGET
     return int(min(512, max(16, budget // max(1, n_mutations * length))))
 
 
+#: Attributed input positions (sequences x length x attribution passes) from which a run
+#: may start local worker processes: each one imports TensorFlow and loads the model
+#: (5-10 s), and in one process TensorFlow already uses every core for each call, so
+#: processes pay only for long runs on machines with cores to spare.  At the demo model's
+#: ~5e6 positions per second and core this is minutes of work.
+PROCESS_MIN_WORK = 5e8
+#: Fewest cores for which ``workers="auto"`` starts worker processes.
+PROCESS_MIN_CORES = 4
+
+
+def attribution_work(ds: xr.Dataset, settings: Settings) -> float:
+    """Input positions a run attributes: sequences x length x passes (mutants, null,
+    references or integration steps).
+
+    Examples
+    --------
+    >>> from dfimx.plans import plan_scan
+    >>> from dfimx.sequences import from_strings
+    >>> ds = plan_scan(from_strings(["ACGTACGTAC"] * 2), 2, 6)
+    >>> attribution_work(ds, Settings(null="none", method="grad_x_input").validate())
+    260.0
+    """
+    from dfimx.mutants import n_draws  # numpy only; kept beside its one use
+
+    n, length, m = ds.sizes["seq"], ds.sizes["position"], ds.sizes.get("mutation", 0)
+    passes = 1 + m * n_draws(settings.mutation, settings.n_shuffles)
+    if settings.null != "none":
+        passes *= 1 + settings.null_draws
+    if settings.reference == "dinuc":
+        passes *= settings.n_references
+    passes *= int(dict(settings.method_options).get("steps", 32)) \
+        if settings.method == "integrated_gradients" else 1
+    return float(n) * length * passes
+
+
+def local_workers(workers: int | str | None, work: float, cores: int | None = None
+                  ) -> int | None:
+    """The worker processes to start for ``workers`` (``"auto"``: decided from ``work``).
+
+    ``"auto"`` runs in this process (threads, ``0``) unless the run attributes at least
+    :data:`PROCESS_MIN_WORK` input positions on a machine with at least
+    :data:`PROCESS_MIN_CORES` cores; then it starts one worker per 2 cores (TensorFlow
+    threads per worker = cores // workers).  Other values pass through.
+
+    Examples
+    --------
+    >>> local_workers("auto", 1e7, cores=2), local_workers("auto", 1e9, cores=16)
+    (0, 8)
+    >>> local_workers("auto", 1e9, cores=2), local_workers(3, 1.0)
+    (0, 3)
+    """
+    if workers != "auto":
+        return workers  # type: ignore[return-value]
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else os.cpu_count() or 1
+    if cores < PROCESS_MIN_CORES or work < PROCESS_MIN_WORK:
+        return 0
+    return max(2, cores // 2)
+
+
 def rechunk_seq(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     """Rechunk every Dask variable of ``ds`` along ``seq`` (in-memory ones stay as they are)."""
     out = ds.copy()
@@ -161,7 +222,7 @@ def run_dfim(
     output_layer: str = "logit",
     safe_mode: bool = True,
     custom_objects: str | os.PathLike | None = None,
-    workers: int | None = None,
+    workers: int | str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -196,6 +257,8 @@ def run_dfim(
     workers, scheduler
         Start a loopback ``LocalCluster`` with ``workers`` processes, or connect to an
         existing scheduler; with neither, the active Dask scheduler is used.
+        ``workers="auto"`` (the command line's default) runs in this process unless the
+        run is large enough to pay for worker processes (:func:`local_workers`).
     resume, overwrite
         Continue an interrupted store (recomputing missing or damaged regions); replace
         an unfinished one.  A finished dfimx store at ``output`` is replaced by a plain
@@ -227,6 +290,7 @@ def run_dfim(
         # a dataset given by the caller keeps its chunks
         ds = rechunk_seq(ds, auto_chunk_size(ds.sizes["mutation"], ds.sizes["position"]))
     settings = with_plan_null(settings, ds.attrs.get("plan"))
+    workers = local_workers(workers, attribution_work(ds, settings))
     result = compute_dfim(ds, spec, settings=settings, batch_size=batch_size)
     result.attrs.update(started)
     if config:
@@ -364,7 +428,7 @@ def scan_variants(
     output_layer: str = "logit",
     safe_mode: bool = True,
     custom_objects: str | os.PathLike | None = None,
-    workers: int | None = None,
+    workers: int | str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -489,6 +553,7 @@ def scan_variants(
         max_motif_targets=max_motif_targets, max_cis_variants=max_cis_variants,
         chunk_size=chunk_size,
     )
+    workers = local_workers(workers, attribution_work(ds, settings))
     result = compute_dfim(ds, spec, settings=settings, batch_size=batch_size)
     result["interaction_profile"] = result["interaction_profile"].where(result["window_valid"])
     result.attrs.update(started)
@@ -501,6 +566,9 @@ def scan_variants(
                    storage_options=storage_options)
 
 
-__all__ = ["CHUNK_BUDGET", "DEFAULT_VARIANT_METHOD", "auto_chunk_size", "check_inputs",
-           "execute", "provenance", "rechunk_seq", "run_dfim", "scan_variants",
-           "statistics_pass", "with_plan_null"]
+__all__ = [
+    "CHUNK_BUDGET", "DEFAULT_VARIANT_METHOD", "PROCESS_MIN_CORES", "PROCESS_MIN_WORK",
+    "attribution_work", "auto_chunk_size", "check_inputs", "execute", "local_workers",
+    "provenance", "rechunk_seq", "run_dfim", "scan_variants", "statistics_pass",
+    "with_plan_null",
+]

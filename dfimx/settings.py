@@ -22,12 +22,8 @@ from typing import Any
 import numpy as np
 
 from dfimx.alphabet import DEFAULT_GC
-from dfimx.attribution import METHODS, REFERENCES
-from dfimx.dfim.maps import REDUCTIONS
 from dfimx.errors import InputError
 from dfimx.mutants import MUTATION_MODES
-from dfimx.stats.finalize import null_level_for
-from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS
 
 #: Null distributions: distance-matched decoy sources in the real sequence (context, see
 #: :mod:`dfimx.dfim.context`), dinucleotide- or mononucleotide-shuffled sequences, or none.
@@ -102,6 +98,13 @@ class Settings:
 
     def validate(self) -> Settings:
         """Check every field; returns the settings with the method's default reference."""
+        # the registries load here, not with this module: the command line's --help and
+        # argument checks import it, and need neither the methods nor the statistics
+        from dfimx.attribution import METHODS, REFERENCES
+        from dfimx.dfim.maps import REDUCTIONS  # (as above) the score reductions
+        from dfimx.stats.finalize import null_level_for  # (as above) the null's pooling
+        from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS  # (as above) the null's
+
         if not isinstance(self.method, str) or self.method not in METHODS:
             raise InputError(f"method: unknown method {self.method!r}; choose one of "
                              f"{sorted(METHODS)}", option="method")
@@ -179,13 +182,13 @@ def at_least_one(option: str, value: Any) -> None:
 
 def check_execution(
     *, chunk_size: int | None = None, batch_size: int | None = None,
-    workers: int | None = None,
+    workers: int | str | None = None,
 ) -> None:
     """Check the run-level choices that do not change the numbers (None: not given).
 
     ``chunk_size`` (sequences per task and region) and ``batch_size`` (rows per model
     call) must be at least 1, ``workers`` (local worker processes; 0 runs in this process)
-    at least 0.
+    at least 0, or ``"auto"`` (see :func:`dfimx.run.local_workers`).
 
     Examples
     --------
@@ -198,7 +201,7 @@ def check_execution(
     for option, value in (("chunk_size", chunk_size), ("batch_size", batch_size)):
         if value is not None:
             at_least_one(option, value)
-    if workers is not None:
+    if workers is not None and workers != "auto":
         _integer("workers", workers)
         if workers < 0:
             raise InputError(f"workers must be at least 0, got {workers}", option="workers")
@@ -210,5 +213,13 @@ def _choice(option: str, value: Any, choices: tuple[str, ...]) -> None:
                          option=option)
 
 
-__all__ = ["DEFAULT_NULLS", "DEFAULT_REFERENCES", "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS",
-           "Settings", "at_least_one", "check_execution"]
+def __getattr__(name: str) -> Any:
+    if name in ("NULL_LEVELS", "PVALUE_KINDS"):  # the statistics' names, loaded on first use
+        from dfimx.stats import pvalues  # xarray loads with the statistics, on first use
+
+        return getattr(pvalues, name)
+    raise AttributeError(f"module 'dfimx.settings' has no attribute {name!r}")
+
+
+# NULL_LEVELS and PVALUE_KINDS (of dfimx.stats.pvalues) are served by __getattr__
+__all__ = ["DEFAULT_NULLS", "DEFAULT_REFERENCES", "NULL_KINDS", "Settings", "at_least_one", "check_execution"]

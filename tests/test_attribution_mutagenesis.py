@@ -28,3 +28,75 @@ def test_ism_against_explicit_mutants():
                                    atol=1e-5)
     assert np.all(got[X == 1] == 0)
     assert np.all(got[1, 5] != 0)
+
+
+def _dilated_net(length: int, head: str = "gap"):
+    """A small BPNet-like tower: a wide convolution, dilated residual convolutions, and a
+    global-pooling or pooled-flatten head."""
+    inp = keras.Input((length, 4))
+    h = keras.layers.Conv1D(6, 7, padding="same", activation="relu")(inp)
+    for d in (1, 2, 4):
+        c = keras.layers.Conv1D(6, 3, dilation_rate=d, padding="same", activation="relu")(h)
+        h = keras.layers.Add()([h, c])
+    if head == "gap":
+        h = keras.layers.GlobalAveragePooling1D()(h)
+    elif head == "pool":
+        h = keras.layers.MaxPooling1D(3)(h)
+        h = keras.layers.Conv1D(4, 4, padding="valid", activation="relu")(h)
+        h = keras.layers.BatchNormalization()(h)
+        h = keras.layers.Flatten()(h)
+    else:  # causal convolutions, then a global max
+        h = keras.layers.Conv1D(4, 5, padding="causal", activation="relu")(h)
+        h = keras.layers.GlobalMaxPooling1D()(h)
+    return randomize_weights(keras.Model(inp, keras.layers.Dense(2)(h)), 1, scale=0.5)
+
+
+def test_fast_ism_equals_naive_ism_on_dilated_convolutions():
+    from dfimx.attribution.mutagenesis import conv_split
+
+    length = 90
+    X = random_onehot(3, length, seed=4).astype(np.float32)
+    X[1, 3] = 0  # an N near the left end
+    X[2, length - 2] = 0  # and one near the right end
+    for head, reach in (("gap", (-10, 10, 1)), ("pool", (-10, 21, 3)), ("causal", (-14, 10, 1))):
+        scorer = build_scorer(_dilated_net(length, head))
+        split = conv_split(scorer, length)
+        assert split.ok and (split.lo, split.hi, split.stride) == reach, (head, split.why)
+        fast = A.ism(scorer, X, batch_size=70)
+        naive = A.ism(scorer, X, batch_size=70, fast=False)
+        scale = np.abs(naive).max()
+        assert scale > 1e-3
+        np.testing.assert_allclose(fast, naive, rtol=0, atol=1e-5 * scale, err_msg=head)
+
+
+def test_fast_ism_falls_back_where_the_model_has_no_convolutional_trunk():
+    from dfimx.attribution.mutagenesis import conv_split
+
+    model = randomize_weights(keras.Sequential([
+        keras.Input((L, 4)), keras.layers.Flatten(), keras.layers.Dense(3, activation="relu"),
+        keras.layers.Dense(1)]), 2)
+    scorer = build_scorer(model)
+    assert not conv_split(scorer, L).ok
+    X = random_onehot(2, L, seed=1).astype(np.float32)
+    np.testing.assert_allclose(A.ism(scorer, X), A.ism(scorer, X, fast=False), atol=1e-6)
+
+
+def test_ism_never_evaluates_the_observed_base(monkeypatch):
+    from dfimx.attribution import mutagenesis
+
+    rows = []
+    real = mutagenesis.predict_edits
+
+    def counting(scorer, X, seq_index, mutants, *a, **k):
+        rows.append(len(mutants))
+        return real(scorer, X, seq_index, mutants, *a, **k)
+
+    monkeypatch.setattr(mutagenesis, "predict_edits", counting)
+    model = randomize_weights(keras.Sequential([
+        keras.Input((L, 4)), keras.layers.Conv1D(3, 5, activation="relu"),
+        keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1)]), 0)
+    X = random_onehot(2, L).astype(np.float32)
+    X[1, 4] = 0  # an N: all four bases are substitutions
+    out = mutagenesis.ism(build_scorer(model), X)
+    assert sum(rows) == 2 * 3 * L + 1
+    assert np.all(out[X == 1] == 0)

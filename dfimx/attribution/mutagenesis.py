@@ -1,20 +1,370 @@
-"""In-silico mutagenesis (ISM): the exhaustive single-base reference method."""
+"""In-silico mutagenesis (ISM): the exhaustive single-base reference method, and fast ISM.
+
+Fast ISM (after Nair et al., Bioinformatics 2022): an edit changes the output of a
+convolutional stack only at the positions whose receptive field holds it.  The network
+is split at the first layer that is not local (a flatten, dense over positions, global
+pooling, recurrent or attention layer): the **trunk** before it (Conv1D, pooling,
+elementwise layers, normalization over channels, merges of such tensors) is run once on
+the original and, for each edited sequence, only on a crop around the edit; the crop's
+exact outputs are written into the cached trunk output of the original, and the **head**
+runs on that.  Results equal a full forward pass to float32 round-off.  Models the split
+does not cover (the trunk would be the input itself, layers of unknown locality, skip
+connections around the split) take the full forward pass.
+
+Examples
+--------
+>>> import numpy as np, keras
+>>> from dfimx.models import build_scorer
+>>> inp = keras.Input((64, 4)); h = keras.layers.Conv1D(4, 5, padding="same")(inp)
+>>> out = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(h))
+>>> split = conv_split(build_scorer(keras.Model(inp, out)), 64)
+>>> split.ok, (split.lo, split.hi, split.stride)
+(True, (-2, 2, 1))
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from dfimx.attribution.registry import register_method
-from dfimx.models import Scorer, predict_batched
+from dfimx.models import MIN_MODEL_BATCH, Scorer, batches, pad_rows, predict_batched
+
+#: Elementwise (per-position) Keras layers: position ``q`` of the output depends only on
+#: position ``q`` of the input.
+_POINTWISE = frozenset({
+    "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "SpatialDropout1D",
+    "GaussianNoise", "GaussianDropout", "AlphaDropout", "Identity", "Dense", "EinsumDense",
+    "BatchNormalization", "LayerNormalization", "UnitNormalization",
+})
+_MERGES = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+                     "Concatenate"})
 
 
-def ism(scorer: Scorer, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+@dataclass
+class ConvSplit:
+    """A network split into a local trunk and a head, for fast ISM.
+
+    Trunk output position ``q`` depends only on input positions
+    ``[q * stride + lo, q * stride + hi]``.  ``ok`` is False when the network cannot be
+    split (then every edit takes the full forward pass).
+    """
+
+    ok: bool
+    trunk: Any = None
+    head: Any = None
+    lo: int = 0
+    hi: int = 0
+    stride: int = 1
+    length: int = 0
+    why: str = ""
+    patched_head: Any = None
+    channels: int = 0
+
+
+def _reach(layer: Any) -> tuple[int, int, int] | None:
+    """``(a, b, s)``: output ``q`` of ``layer`` reads its input ``[q*s + a, q*s + b]``;
+    None for a layer that is not local along the sequence (or not known to be)."""
+    name = type(layer).__name__
+    cfg = layer.get_config()
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        return None
+    if name in _POINTWISE:
+        axis = cfg.get("axis", -1)
+        axes = axis if isinstance(axis, (list, tuple)) else [axis]
+        if name in ("BatchNormalization", "LayerNormalization", "UnitNormalization", "Softmax") \
+                and any(a not in (-1, 2) for a in axes):
+            return None
+        return (0, 0, 1)
+    if name == "PReLU":  # one slope for all positions only when shared along them
+        return (0, 0, 1) if 1 in (cfg.get("shared_axes") or []) else None
+    if name == "Conv1D":
+        k, d, s = cfg["kernel_size"][0], cfg["dilation_rate"][0], cfg["strides"][0]
+        e = d * (k - 1)
+        if cfg["padding"] == "valid":
+            return (0, e, s)
+        if s != 1:
+            return None
+        if cfg["padding"] == "same":
+            return (-(e // 2), e - e // 2, 1)
+        if cfg["padding"] == "causal":
+            return (-e, 0, 1)
+        return None
+    if name in ("MaxPooling1D", "AveragePooling1D"):
+        p, s = cfg["pool_size"][0], cfg["strides"][0] or cfg["pool_size"][0]
+        if cfg["padding"] == "valid":
+            return (0, p - 1, s)
+        if s == 1:
+            return (-((p - 1) // 2), (p - 1) - (p - 1) // 2, 1)
+        return None
+    return None
+
+
+def _nodes(network: Any) -> list[Any]:
+    """The operation nodes of a functional network in execution order."""
+    out = []
+    for depth in sorted(network._nodes_by_depth, reverse=True):  # noqa: SLF001
+        out.extend(n for n in network._nodes_by_depth[depth]  # noqa: SLF001
+                   if n.operation is not None and not n.is_input)
+    return out
+
+
+def _run(nodes: list[Any], values: dict[int, Any], want: Any) -> Any:
+    """Run ``nodes`` from the tensors in ``values`` (by id) and return ``want``'s value."""
+    for node in nodes:
+        if any(id(x) not in values for x in node.input_tensors):
+            continue
+        args, kwargs = node.arguments.fill_in(values)
+        if _takes_training(node.operation):
+            kwargs["training"] = False
+        outs = node.operation(*args, **kwargs)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        for x, y in zip(node.outputs, outs, strict=False):
+            values[id(x)] = y
+    return values[id(want)]
+
+
+def _takes_training(op: Any) -> bool:
+    import inspect
+
+    try:
+        return "training" in inspect.signature(op.call).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+def _analyse(network: Any, length: int) -> ConvSplit:
+    """Find the trunk of ``network`` and its receptive field (see :class:`ConvSplit`)."""
+    if len(network.inputs) != 1 or len(network.outputs) != 1:
+        return ConvSplit(False, why="one input and one output needed")
+    inp = network.inputs[0]
+    local: dict[int, tuple[int, int, int]] = {id(inp): (0, 0, 1)}
+    tensors: dict[int, Any] = {id(inp): inp}
+    nodes = _nodes(network)
+    consumers_nonlocal: dict[int, Any] = {}
+    for node in nodes:
+        ins = list(node.input_tensors)
+        infos = [local.get(id(x)) for x in ins]
+        name = type(node.operation).__name__
+        info = None
+        if ins and all(i is not None for i in infos):
+            strides = {i[2] for i in infos}
+            if len(ins) == 1:
+                r = _reach(node.operation)
+                if r is not None:
+                    lo, hi, s_in = infos[0]
+                    info = (lo + r[0] * s_in, hi + r[1] * s_in, s_in * r[2])
+            elif name in _MERGES and len(strides) == 1:
+                cfg = node.operation.get_config()
+                if name != "Concatenate" or cfg.get("axis", -1) in (-1, 2):
+                    info = (min(i[0] for i in infos), max(i[1] for i in infos), strides.pop())
+        if info is not None:
+            for x in node.outputs:
+                local[id(x)] = info
+                tensors[id(x)] = x
+        else:
+            for x in ins:
+                if id(x) in local:
+                    consumers_nonlocal[id(x)] = x
+    out = network.outputs[0]
+    if id(out) in local:
+        consumers_nonlocal[id(out)] = out
+    if len(consumers_nonlocal) != 1:
+        return ConvSplit(False, why=f"{len(consumers_nonlocal)} tensors cross the split")
+    (split_id, split), = consumers_nonlocal.items()
+    if split_id == id(inp):
+        return ConvSplit(False, why="no convolutional trunk")
+    lo, hi, stride = local[split_id]
+    trunk_nodes = [n for n in nodes if all(id(x) in local for x in n.outputs)]
+    head_nodes = [n for n in nodes if not all(id(x) in local for x in n.outputs)]
+    if split.shape[1] is None:
+        return ConvSplit(False, why="trunk output length unknown")
+    return ConvSplit(True, trunk=(trunk_nodes, inp, split), head=(head_nodes, split, out),
+                     lo=int(lo), hi=int(hi), stride=int(stride), length=int(length))
+
+
+def conv_split(scorer: Scorer, length: int) -> ConvSplit:
+    """The trunk/head split of ``scorer``'s network for sequences of ``length`` (cached).
+
+    The trunk and head are compiled ``tf.function`` s; the split is checked once on
+    random input: trunk then head must equal the full network (else ``ok`` is False).
+    """
+    def build() -> ConvSplit:
+        import tensorflow as tf
+
+        try:
+            split = _analyse(scorer.network, length)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            return ConvSplit(False, why=f"{type(exc).__name__}: {exc}")
+        if not split.ok:
+            return split
+        (t_nodes, t_in, t_out), (h_nodes, h_in, h_out) = split.trunk, split.head
+
+        @tf.function(reduce_retracing=True)
+        def trunk(x):
+            return _run(t_nodes, {id(t_in): x}, t_out)
+
+        @tf.function(reduce_retracing=True)
+        def head(z):
+            y = _run(h_nodes, {id(h_in): z}, h_out)
+            return tf.reshape(y, (tf.shape(z)[0], scorer.n_tasks))
+
+        @tf.function(reduce_retracing=True)
+        def patched_head(base, rows, dst, vals):
+            # the originals' trunk outputs, one per row, with the changed positions written in
+            z = tf.tensor_scatter_nd_update(tf.gather(base, rows), dst, vals)
+            return head(z)
+
+        x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (2, length))]
+        try:
+            z = trunk(tf.constant(x))
+            got = head(z).numpy()
+        except Exception as exc:  # noqa: BLE001 - an unsplittable graph takes the full pass
+            return ConvSplit(False, why=f"{type(exc).__name__}: {exc}")
+        want = predict_batched(scorer, x, batch_size=2)
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-5 * (1 + np.abs(want).max())):
+            return ConvSplit(False, why="trunk and head do not reproduce the network")
+        split.trunk, split.head, split.patched_head = trunk, head, patched_head
+        split.channels = int(z.shape[-1])
+        return split
+
+    return scorer.compiled(("conv-split", int(length)), build)
+
+
+def _crops(split: ConvSplit, starts: np.ndarray, ends: np.ndarray, n_out: int):
+    """For edits inside ``[starts, ends)``: the trunk outputs they change ``[qa, qb]`` and
+    the input crop ``[c0, c1)`` that determines them.
+
+    ``c0`` is a multiple of the trunk's stride (so that pooling windows line up), and
+    edits of the same width get crops of one width (one compiled shape): a crop that
+    would cross an end of the sequence is moved inside it, whose edge is then the
+    sequence's own.
+    """
+    s, lo, hi, length = split.stride, split.lo, split.hi, split.length
+    qa = np.maximum(0, -((hi - starts) // s))  # ceil((start - hi) / s)
+    qb = np.minimum(n_out - 1, (ends - 1 - lo) // s)
+    # the crop of an edit away from the ends: [qa*s + lo, qb*s + hi], start rounded down
+    qa_free, qb_free = -((hi - starts) // s), (ends - 1 - lo) // s
+    width = qb_free * s + hi + 1 - (qa_free * s + lo) // s * s
+    width = np.minimum(width + (-width) % s, length)
+    c0 = (np.maximum(0, qa * s + lo) // s) * s
+    over = c0 + width > length
+    c0[over] = ((length - width[over]) // s) * s
+    c1 = np.minimum(length, c0 + width)
+    return qa, qb, c0, c1
+
+
+def predict_edits(
+    scorer: Scorer,
+    X: np.ndarray,
+    seq_index: np.ndarray,
+    mutants: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    *,
+    batch_size: int = 256,
+    fast: bool = True,
+) -> np.ndarray:
+    """Scored outputs ``(B, T)`` of edited sequences, by fast ISM where the model allows.
+
+    ``mutants[b]`` must equal ``X[seq_index[b]]`` outside the intervals
+    ``[starts[b, k], ends[b, k])`` (``(B, K)``; empty intervals are padding).  With
+    ``fast`` and a convolutional trunk (:func:`conv_split`), only the trunk positions
+    those intervals reach are recomputed; otherwise every mutant takes the full pass.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from dfimx.models import build_scorer
+    >>> inp = keras.Input((32, 4)); h = keras.layers.Conv1D(3, 5, padding="same")(inp)
+    >>> s = build_scorer(keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(h))))
+    >>> X = np.eye(4, dtype="float32")[np.arange(32) % 4][None]
+    >>> m = X.copy(); m[0, 7] = [0, 0, 0, 1]
+    >>> got = predict_edits(s, X, np.array([0]), m, np.array([[7]]), np.array([[8]]))
+    >>> bool(np.allclose(got, s.predict(m), atol=1e-5))
+    True
+    """
+    X = np.asarray(X, np.float32)
+    mutants = np.asarray(mutants, np.float32)
+    seq_index = np.asarray(seq_index, np.int64)
+    starts = np.asarray(starts, np.int64).reshape(len(mutants), -1)
+    ends = np.asarray(ends, np.int64).reshape(len(mutants), -1)
+    length = X.shape[1]
+    split = conv_split(scorer, length) if fast else ConvSplit(False)
+    if not split.ok or len(mutants) == 0:
+        return predict_batched(scorer, mutants, batch_size=batch_size)
+    import tensorflow as tf
+
+    bs = max(1, int(batch_size))
+    out = np.empty((len(mutants), scorer.n_tasks), np.float32)
+    cache: dict[int, Any] = {}  # the trunk output of each original, (1, L', C)
+    for sl in batches(len(mutants), bs):
+        rows = np.arange(sl.start, sl.stop)
+        seqs, local = np.unique(seq_index[rows], return_inverse=True)
+        for i in seqs.tolist():  # one original at a time: the same numbers in any chunking
+            if i not in cache:
+                cache[i] = split.trunk(tf.constant(X[i : i + 1]))
+        base = tf.concat([cache[i] for i in seqs.tolist()], axis=0)  # (u, L', C)
+        if len(cache) > 2 * bs:
+            cache = {i: cache[i] for i in seqs.tolist()}
+        dst, vals = _patch_values(split, mutants[rows], starts[rows], ends[rows],
+                                  int(base.shape[1]), bs)
+        want = max(len(rows), min(bs, MIN_MODEL_BATCH))  # padded rows: an original
+        local = np.concatenate([local, np.zeros(want - len(rows), local.dtype)])
+        y = split.patched_head(base, tf.constant(local, tf.int32),
+                               tf.constant(dst, tf.int32), vals)
+        out[sl] = y.numpy()[: len(rows)]
+    return out
+
+
+def _patch_values(split: ConvSplit, mutants: np.ndarray, starts: np.ndarray,
+                  ends: np.ndarray, n_out: int, batch_size: int) -> tuple[np.ndarray, Any]:
+    """The trunk outputs that the edits change: ``(row, position)`` pairs ``(P, 2)`` and
+    their values ``(P, C)`` (a tensor), each pair once."""
+    import tensorflow as tf
+
+    job_row, job_k = np.nonzero(ends > starts)
+    qa, qb, c0, c1 = _crops(split, starts[job_row, job_k], ends[job_row, job_k], n_out)
+    width, s = c1 - c0, split.stride
+    dst, vals = [], []
+    for w in np.unique(width):
+        jobs = np.flatnonzero(width == w)
+        for part in batches(len(jobs), batch_size):
+            j = jobs[part]
+            crop = mutants[job_row[j][:, None], c0[j][:, None] + np.arange(w)[None]]
+            y = split.trunk(tf.constant(pad_rows(crop, batch_size)))
+            span = qb[j] - qa[j] + 1
+            ok = np.arange(int(span.max()))[None] < span[:, None]  # (J, K)
+            jj, kk = np.nonzero(ok)
+            q = qa[j][jj] + kk
+            dst.append(np.stack([job_row[j][jj], q], axis=1))
+            vals.append(tf.gather_nd(y, np.stack([jj, q - c0[j][jj] // s], axis=1)))
+    if not dst:
+        return np.zeros((0, 2), np.int64), tf.zeros((0, split.channels), tf.float32)
+    dst_all = np.concatenate(dst)
+    vals_all = tf.concat(vals, axis=0)
+    # a position that two edits of a row reach is written once (the last), deterministically
+    key = dst_all[:, 0] * n_out + dst_all[:, 1]
+    _, first = np.unique(key[::-1], return_index=True)
+    keep = np.sort(len(key) - 1 - first)
+    if len(keep) < len(key):
+        dst_all, vals_all = dst_all[keep], tf.gather(vals_all, keep)
+    return dst_all, vals_all
+
+
+def ism(scorer: Scorer, X: np.ndarray, *, batch_size: int = 256, fast: bool = True
+        ) -> np.ndarray:
     """In-silico mutagenesis importance ``(N, L, 4, T)``.
 
     ``out[n, l, b, t] = f_t(x_n) - f_t(x_n with position l set to base b)``: positive when
     base ``b`` at ``l`` would lower the output (the observed base is better than ``b``).
-    Zero at the observed base; at ``N`` positions (all-zero rows) all four entries compare
-    with the unknown base.
+    The observed base is not evaluated (its entry is 0 by definition); at ``N``
+    positions (all-zero rows) all four bases are.  With ``fast`` (the default),
+    convolutional models recompute only the positions each substitution reaches
+    (:func:`predict_edits`); the result equals the full forward passes to float32
+    round-off.
 
     Examples
     --------
@@ -32,18 +382,17 @@ def ism(scorer: Scorer, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
     t = scorer.n_tasks
     f0 = predict_batched(scorer, X, batch_size=batch_size)
     eye = np.eye(nb, dtype=np.float32)
-    out = np.empty((n, length, nb, t), np.float32)
-    cells = np.arange(length * nb)
+    out = np.zeros((n, length, nb, t), np.float32)
     per_batch = max(1, int(batch_size))
     for i in range(n):
-        for lo in range(0, len(cells), per_batch):
-            c = cells[lo : lo + per_batch]
-            pos, base = c // nb, c % nb
-            mut = np.repeat(X[i][None], len(c), axis=0)
-            mut[np.arange(len(c)), pos] = eye[base]
-            fm = predict_batched(scorer, mut, batch_size=per_batch)
-            out[i, pos, base] = f0[i][None, :] - fm
-    out[X == 1] = 0.0
+        pos, base = np.nonzero(X[i] != 1)  # every base but the observed one
+        for lo in range(0, len(pos), per_batch):
+            p, b = pos[lo : lo + per_batch], base[lo : lo + per_batch]
+            mut = np.repeat(X[i][None], len(p), axis=0)
+            mut[np.arange(len(p)), p] = eye[b]
+            fm = predict_edits(scorer, X[i : i + 1], np.zeros(len(p), np.int64), mut,
+                               p[:, None], p[:, None] + 1, batch_size=per_batch, fast=fast)
+            out[i, p, b] = f0[i][None, :] - fm
     return out
 
 
@@ -51,7 +400,7 @@ def ism(scorer: Scorer, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
     "ism",
     uses_reference=False,
     doc="In-silico mutagenesis: f(x) - f(x with position l set to base b); 0 at the observed "
-    "base.",
+    "base (not evaluated); fast ISM on convolutional models.",
 )
 def _ism_kernel(scorer, X, references=None, batch_size=256, **_):
     return ism(scorer, X, batch_size=batch_size)

@@ -72,6 +72,23 @@ def flag_message(exc: InputError, options: Collection[str] = ()) -> str:
     return _SETTING_VALUE.sub(as_flag, text)
 
 
+def workers_value(text: str) -> int | str:
+    """``--workers``: a whole number, or ``auto`` (in this process unless the run is large).
+
+    Examples
+    --------
+    >>> workers_value("2"), workers_value("auto")
+    (2, 'auto')
+    """
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}"
+                                         ) from None
+
+
 def common_options(p: argparse.ArgumentParser) -> None:
     """Add the options shared by ``run`` and ``scan-variants`` (method, null, model, execution)."""
     d = Settings()
@@ -116,7 +133,8 @@ def common_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk-size", type=int, default=None,
                    help="sequences per task and Zarr region (default: from the plan, <= 512)")
     g.add_argument("--batch-size", type=int, default=None, help="model batch size (256)")
-    g.add_argument("--workers", type=int, default=None, help="local worker processes")
+    g.add_argument("--workers", type=workers_value, default=None,
+                   help="local worker processes (0: in this process; default auto)")
     g.add_argument("--scheduler", default=None, help="connect to tcp://HOST:PORT")
     g.add_argument("--resume", action="store_true", default=None,
                    help="finish an interrupted store")
@@ -190,7 +208,9 @@ def config_value(path: str, key: str, value: Any, action: argparse.Action | None
                 raise InputError(f"{where}: expected a name or index (or a list of them), "
                                  f"got {item!r}")
         return [str(item) for item in items]
-    if action.type is int:
+    if action.type is workers_value and value == "auto":
+        return value
+    if action.type in (int, workers_value):
         if not isinstance(value, int) or isinstance(value, bool):
             raise InputError(f"{where}: expected a whole number, got {value!r}")
     elif action.type is float:

@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         batch_size=opts.get("batch_size") or 256, tasks=opts.get("task"),
         output_layer=opts.get("output_layer") or "logit",
         safe_mode=not opts.get("unsafe_model"), custom_objects=opts.get("custom_objects"),
-        workers=opts.get("workers"),
+        workers=opts.get("workers", "auto"),
         scheduler=opts.get("scheduler"), resume=bool(opts.get("resume")),
         overwrite=bool(opts.get("overwrite")),
         progress=not opts.get("no_progress"), command=command_line(),

@@ -21,8 +21,6 @@ from dfimx.cli.options import (
     require_options,
     settings_from,
 )
-from dfimx.plans.variants import DEFAULT_MAX_CIS_VARIANTS, DEFAULT_MAX_MOTIF_TARGETS
-from dfimx.store import open_result
 
 __all__ = ["add_parser", "cmd_scan_variants"]
 
@@ -36,7 +34,12 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     >>> main(["scan-variants", "--model", "m.keras"])   # doctest: +SKIP
     2
     """
-    from dfimx.run import DEFAULT_VARIANT_METHOD, scan_variants  # loads only for this command
+    # the engine (Dask, xarray, Zarr; TensorFlow with the model) loads only for this command
+    from dfimx.plans.variants import DEFAULT_MAX_CIS_VARIANTS, DEFAULT_MAX_MOTIF_TARGETS
+    # (as the plan's defaults above) the run itself
+    from dfimx.run import DEFAULT_VARIANT_METHOD, scan_variants
+    # (as the run above) the store, to print its summary
+    from dfimx.store import open_result
 
     opts = merge_config(args)
     require_options(opts, "scan-variants", ("model", "genome", "vcf", "output"))
@@ -54,7 +57,7 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
         batch_size=opts.get("batch_size") or 256, tasks=opts.get("task"),
         output_layer=opts.get("output_layer") or "logit",
         safe_mode=not opts.get("unsafe_model"), custom_objects=opts.get("custom_objects"),
-        workers=opts.get("workers"),
+        workers=opts.get("workers", "auto"),
         scheduler=opts.get("scheduler"), resume=bool(opts.get("resume")),
         overwrite=bool(opts.get("overwrite")),
         progress=not opts.get("no_progress"), command=command_line(),

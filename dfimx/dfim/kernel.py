@@ -187,16 +187,23 @@ def _dfim_arrays(
         if settings.keep_delta:
             out["delta"] = np.full((n, m, length, 4, t), np.nan, np.float32)
     seq_idx, mut_idx = np.nonzero(mut_mask)
-    abs0 = maps.sum_over_bases(imp0, absolute=True)  # (n, L, T), shared by all sources
+    # per-position sums over bases, shared by all sources of a sequence: (n, L, T)
+    sum0 = maps.sum_over_bases(imp0)
+    abs0 = maps.sum_over_bases(imp0, absolute=True)
+    # the `sum` score and the profile need only Δ summed over bases, the difference of
+    # the two sums: the (B, L, 4, T) delta is formed only when stored or scored per base
+    per_base = settings.score != "sum" or (full and settings.keep_delta)
     kd = n_draws(settings.mutation, settings.n_shuffles)
     n_ref = 0 if refs is None else refs.shape[1]
     group = _group_size(kd, n_ref, length, batch_size, t)
     for lo in range(0, len(seq_idx), group):
         si, mi = seq_idx[lo : lo + group], mut_idx[lo : lo + group]
         starts, ends = mut_start[si, mi], mut_end[si, mi]
+        # mutants edited in place in the group's own copy of its originals
         mutants = make_mutants(
             X[si], starts, ends, mut_alt[si, mi], mode=settings.mutation, gc=settings.gc,
             n_shuffles=settings.n_shuffles, seq_ids=[ids[i] for i in si], seed=settings.seed,
+            copy=False,
         )
         flat = mutants.reshape((-1, length, 4))
         if refs is None:
@@ -209,28 +216,38 @@ def _dfim_arrays(
         del mutants, flat, mrefs  # the inputs of the group are no longer needed
         imp = imp.reshape((len(si), kd) + imp.shape[1:])
         imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
+        runs = _runs(si)
+        # the magnitudes a score is a difference of, for the round-off tolerance
         mutant_abs = maps.sum_over_bases(imp, absolute=True)
-        # delta = imp0 - imp, in place: the original's rows are broadcast, never copied
-        for s_, rows in _runs(si):
-            np.subtract(imp0[s_], imp[rows], out=imp[rows])
-        delta = maps.mask_source(imp, starts, ends)
-        signed = maps.sum_over_bases(delta)  # (B, L, T): the profile and the `sum` score
-        values = signed if settings.score == "sum" else maps.position_values(delta,
-                                                                              settings.score)
+        for s_, rows in runs:
+            np.add(abs0[s_], mutant_abs[rows], out=mutant_abs[rows])
+        if per_base:
+            # delta = imp0 - imp, in place: the original's rows are broadcast, never copied
+            for s_, rows in runs:
+                np.subtract(imp0[s_], imp[rows], out=imp[rows])
+            delta = maps.mask_source(imp, starts, ends)
+            signed = maps.sum_over_bases(delta)  # (B, L, T): the profile
+            values = signed if settings.score == "sum" else maps.position_values(
+                delta, settings.score)
+        else:
+            delta = None
+            signed = maps.sum_over_bases(imp)
+            del imp
+            for s_, rows in runs:  # Δ summed over bases = sum0 - sum(mutant), in place
+                np.subtract(sum0[s_], signed[rows], out=signed[rows])
+            values = maps.mask_source(signed, starts, ends)
         sc = maps.interval_scores(values, resp_start[si], resp_end[si], settings.score)
         del values
-        # the magnitudes a score is a difference of, for the round-off tolerance
-        for s_, rows in _runs(si):
-            np.add(abs0[s_], mutant_abs[rows], out=mutant_abs[rows])
         scale = maps.interval_scores(mutant_abs, resp_start[si], resp_end[si], "abs_sum")
         del mutant_abs
         sc = maps.zero_round_off(sc, scale)
         sc[~valid[si, mi]] = np.nan
         scores[si, mi] = sc
         if full:
-            out["mutant_prediction"][si, mi] = pred.reshape(len(si), kd, t).mean(axis=1)
+            out["mutant_prediction"][si, mi] = (
+                pred if kd == 1 else pred.reshape(len(si), kd, t).mean(axis=1))
             out["interaction_profile"][si, mi] = maps.profile_from_sums(signed, starts, ends)
-            if settings.keep_delta:
+            if delta is not None and settings.keep_delta:
                 out["delta"][si, mi] = delta
     return out
 

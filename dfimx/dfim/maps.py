@@ -30,12 +30,32 @@ def mask_source(delta: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
     """Zero Δ inside each mutated source interval (in place), return it.
 
     Positions are absolute (0-based), so the mask is right wherever the source lies,
-    including the window edges.
+    including the window edges.  ``delta`` may be ``(B, L, ...)``: Δ per base or summed.
     """
-    pos = np.arange(delta.shape[1])
-    inside = (pos[None, :] >= starts[:, None]) & (pos[None, :] < ends[:, None])
-    delta[inside] = 0.0
+    _fill_sources(delta, starts, ends, 0.0)
     return delta
+
+
+def _fill_sources(a: np.ndarray, starts: np.ndarray, ends: np.ndarray, value: float) -> None:
+    """``a[b, starts[b]:ends[b]] = value`` for every row ``b`` (in place).
+
+    Single-base sources (a per-base scan) are set by one gather-free index; others
+    through a ``(B, L)`` mask.
+
+    Examples
+    --------
+    >>> a = np.ones((2, 4))
+    >>> _fill_sources(a, np.array([1, 0]), np.array([2, 3]), 0.0); a.tolist()
+    [[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 1.0]]
+    """
+    starts, ends = np.asarray(starts), np.asarray(ends)
+    width = ends - starts
+    if len(starts) and (width == 1).all() and starts.min() >= 0 and ends.max() <= a.shape[1]:
+        a[np.arange(len(starts)), starts] = value
+        return
+    pos = np.arange(a.shape[1])
+    inside = (pos[None, :] >= starts[:, None]) & (pos[None, :] < ends[:, None])
+    a[inside] = value
 
 
 def sum_over_bases(a: np.ndarray, *, absolute: bool = False) -> np.ndarray:
@@ -62,9 +82,7 @@ def profile_from_sums(per_position: np.ndarray, starts: np.ndarray, ends: np.nda
                       ) -> np.ndarray:
     """``interaction_profile`` from Δ summed over bases ``(B, L, T)``: NaN inside the source
     (set in place)."""
-    pos = np.arange(per_position.shape[1])
-    inside = (pos[None, :] >= starts[:, None]) & (pos[None, :] < ends[:, None])
-    per_position[inside] = np.nan
+    _fill_sources(per_position, starts, ends, np.nan)
     return per_position
 
 
@@ -82,7 +100,8 @@ def interval_scores(
     """Scores ``(B, R, T)`` from :func:`position_values` ``(B, L, T)`` of each target.
 
     ``sum``/``abs_sum`` add the values over the target's positions (in float64),
-    ``max_abs`` takes their maximum.  Empty (padding) intervals give NaN.
+    ``max_abs`` takes their maximum; one-position targets (a per-base scan) take the
+    position's value directly.  Empty (padding) intervals give NaN.
 
     Examples
     --------
@@ -98,7 +117,13 @@ def interval_scores(
     empty = re <= rs
     r = resp_start.shape[1]
     out = np.empty((b, r, t), np.float32)
-    if reduction in ("sum", "abs_sum"):
+    if ((re - rs) <= 1).all():
+        # one-position targets (a per-base scan): the score is the position's value
+        # (empty targets take a valid index; they are set to NaN below)
+        rows = np.arange(b)[:, None]
+        vals = per_position[rows, np.minimum(rs, length - 1)]
+        out[...] = vals
+    elif reduction in ("sum", "abs_sum"):
         # running sums in float64, a block of rows at a time (rows are independent)
         step = max(1, TEMP_BUDGET // max(1, (length + 1) * t * 8))
         csum = np.zeros((min(b, step), length + 1, t))

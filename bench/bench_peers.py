@@ -1,0 +1,242 @@
+"""dfimx against raw TensorFlow and against PyTorch peers (tangermeme, captum), same weights.
+
+Every line is a ratio with both absolute figures (sequences per second; higher is better
+for dfimx).  Timings are the best of ``--repeats`` rounds, the rounds going over all
+contenders in turn (so that load on the machine hits each alike).  Sections:
+
+* ``perbase``: the per-base map of a 100-bp window (1 + 3x100 gradient x input
+  attributions per sequence) by :func:`dfimx.run.run_dfim` (``--scan``, null none, Zarr
+  store and all) against bare batched attribution of the same pre-built inputs
+  (``METHODS['grad_x_input'].kernel``, the TensorFlow limit) and against tangermeme's
+  ``dependency_map`` (saliency), on the ``small`` and ``mid`` nets;
+* ``attribution``: gradient x input, DeepLIFT (zero reference) and DeepSHAP (10 dinucleotide
+  shuffles) against tangermeme ``saliency``, captum ``DeepLift`` and tangermeme
+  ``deep_lift_shap``;
+* ``ism``: exact ISM of 1,000-bp sequences on the dilated net: dfimx fast ISM against
+  dfimx's full forward passes (checked equal) and against tangermeme's fast
+  ``saturation_mutagenesis``.
+
+Needs the ``bench`` extra (``pip install -e ".[bench]"``: torch CPU, tangermeme, captum);
+without it the peer lines are skipped and said so.
+
+Usage: ``python -m bench.bench_peers [--only perbase attribution ism] [--repeats 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.common import bench_line
+from bench.peers import NETS, check_twins, keras_net, ratio_line, torch_twin
+
+BATCH = 512
+WINDOW = 100
+
+
+def _best(fns: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Best wall time of each function, the repeats going round all of them."""
+    best = {k: float("inf") for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
+def _peers() -> bool:
+    try:
+        import captum  # noqa: F401
+        import tangermeme  # noqa: F401
+        import torch
+    except ImportError:
+        print("# torch, tangermeme or captum missing (pip install -e '.[bench]'): peer lines "
+              "skipped", flush=True)
+        return False
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    return True
+
+
+def _onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
+    from dfimx.testing import random_onehot
+
+    return random_onehot(n, length, seed=seed).astype(np.float32)
+
+
+def perbase(kind: str, n: int, repeats: int, peers: bool, tmp: str) -> None:
+    from dfimx import plan_scan
+    from dfimx.attribution import METHODS
+    from dfimx.models import model_spec_for
+    from dfimx.mutants import make_mutants
+    from dfimx.run import run_dfim
+    from dfimx.sequences import from_onehot
+
+    model = keras_net(kind)
+    length = NETS[kind]
+    spec = model_spec_for(model)
+    scorer = spec.load()
+    X = _onehot(n, length)
+    start = (length - WINDOW) // 2
+    scan = f"{start}:{start + WINDOW}"
+    plan = plan_scan(from_onehot(X), start, start + WINDOW).compute()
+    si, mi = np.nonzero(plan["mutation_mask"].values)
+    mut = make_mutants(X[si], plan["mutation_start"].values[si, mi],
+                       plan["mutation_end"].values[si, mi],
+                       plan["mutation_alt"].values[si, mi])[:, 0]
+    allx = np.concatenate([X, mut])
+    kernel = METHODS["grad_x_input"].kernel
+    runs = iter(range(10_000))
+
+    def pipeline():
+        run_dfim(spec, X, scan=scan, output=f"{tmp}/{kind}{next(runs)}.zarr", null="none",
+                 method="grad_x_input", batch_size=BATCH, progress=False, workers=0)
+
+    fns = {"dfimx": pipeline, "raw": lambda: kernel(scorer, allx, batch_size=BATCH)}
+    if peers:
+        import torch
+        from tangermeme.dependency_map import dependency_map
+
+        twin = torch_twin(model, kind)
+        print(f"# {kind}: Keras vs PyTorch outputs differ by {check_twins(model, twin, X[:8]):.2g}",
+              flush=True)
+        Xt = torch.tensor(X.transpose(0, 2, 1).copy())
+        fns["tangermeme"] = lambda: dependency_map(
+            twin, Xt, start=start, end=start + WINDOW,
+            additional_func_kwargs={"batch_size": BATCH})
+    for fn in fns.values():  # warm-up: tracing, first allocations
+        fn() if fn is not pipeline else run_dfim(
+            spec, X[:4], scan=scan, output=f"{tmp}/{kind}-warm.zarr", null="none",
+            method="grad_x_input", batch_size=BATCH, progress=False, workers=0)
+    best = _best(fns, repeats)
+    rate = {k: n / v for k, v in best.items()}
+    per = 1 + 3 * WINDOW
+    what = (f"per-base map of a {WINDOW}-bp window ({per} grad_x_input attributions/seq), "
+            f"{kind} net L={length}, {n} seqs, batch {BATCH}")
+    ratio_line(f"perbase_vs_raw_{kind}", rate["dfimx"], rate["raw"], "seq/s",
+               f"{what}: run_dfim --scan (store included) / bare attribution of the same "
+               f"{len(allx)} inputs")
+    if "tangermeme" in rate:
+        ratio_line(f"perbase_vs_tangermeme_{kind}", rate["dfimx"], rate["tangermeme"],
+                   "seq/s", f"{what}: run_dfim --scan / tangermeme dependency_map (saliency)")
+
+
+def attribution(kind: str, n: int, repeats: int, peers: bool) -> None:
+    from dfimx.attribution import attribute, make_references
+    from dfimx.models import build_scorer
+
+    model = keras_net(kind)
+    scorer = build_scorer(model)
+    X = _onehot(n, NETS[kind], seed=1)
+    ids = [f"s{i}" for i in range(n)]
+    refs = make_references(X, "dinuc", n_references=10, seq_ids=ids)
+    ours = {
+        "grad_x_input": lambda: attribute(scorer, X, method="grad_x_input", batch_size=BATCH),
+        "deeplift": lambda: attribute(scorer, X, method="deeplift", reference="zeros",
+                                      batch_size=BATCH),
+        "deepshap": lambda: attribute(scorer, X, method="deepshap", reference=refs,
+                                      batch_size=BATCH),
+    }
+    theirs: dict[str, Any] = {}
+    names = {"grad_x_input": "tangermeme saliency", "deeplift": "captum DeepLift",
+             "deepshap": "tangermeme deep_lift_shap"}
+    if peers:
+        import torch
+        from captum.attr import DeepLift
+        from tangermeme.deep_lift_shap import deep_lift_shap
+        from tangermeme.saliency import saliency
+
+        twin = torch_twin(model, kind)
+        Xt = torch.tensor(X.transpose(0, 2, 1).copy())
+        Rt = torch.tensor(refs.transpose(0, 1, 3, 2).copy())
+        dl = DeepLift(twin)
+
+        def captum_deeplift():
+            for lo in range(0, n, BATCH):
+                dl.attribute(Xt[lo : lo + BATCH], baselines=torch.zeros_like(Xt[lo : lo + BATCH]),
+                             target=0)
+
+        theirs = {
+            "grad_x_input": lambda: saliency(twin, Xt, batch_size=BATCH),
+            "deeplift": captum_deeplift,
+            "deepshap": lambda: deep_lift_shap(twin, Xt, references=Rt, batch_size=BATCH,
+                                               warning_threshold=1e9),
+        }
+    fns = {("dfimx", k): v for k, v in ours.items()}
+    fns.update({("peer", k): v for k, v in theirs.items()})
+    for fn in fns.values():
+        fn()
+    best = _best(fns, repeats)
+    for k in ours:
+        what = f"{k}, {kind} net, {n} seqs, batch {BATCH}"
+        if k == "deepshap":
+            what += ", 10 dinucleotide-shuffled references"
+        if ("peer", k) in best:
+            ratio_line(f"{k}_vs_peer_{kind}", n / best[("dfimx", k)], n / best[("peer", k)],
+                       "seq/s", f"{what}: dfimx / {names[k]}")
+        else:
+            bench_line(f"{k}_{kind}", n / best[("dfimx", k)], "seq/s", what)
+
+
+def ism(n: int, repeats: int, peers: bool) -> None:
+    from dfimx.attribution.mutagenesis import ism as dfimx_ism
+    from dfimx.models import build_scorer
+
+    model = keras_net("dilated")
+    scorer = build_scorer(model)
+    X = _onehot(n, NETS["dilated"], seed=2)
+    fns: dict[str, Any] = {
+        "fast": lambda: dfimx_ism(scorer, X, batch_size=BATCH),
+        "naive": lambda: dfimx_ism(scorer, X, batch_size=BATCH, fast=False),
+    }
+    if peers:
+        import torch
+        from tangermeme.saturation_mutagenesis import saturation_mutagenesis
+
+        twin = torch_twin(model, "dilated")
+        Xt = torch.tensor(X.transpose(0, 2, 1).copy())
+        fns["tangermeme"] = lambda: saturation_mutagenesis(twin, Xt, batch_size=BATCH,
+                                                            raw_outputs=True)
+    fast = fns["fast"]()
+    naive = fns["naive"]()
+    err = float(np.abs(fast - naive).max() / max(1e-30, np.abs(naive).max()))
+    print(f"# ism: fast vs full forward passes, largest difference {err:.2g} of the largest "
+          "value", flush=True)
+    if "tangermeme" in fns:
+        fns["tangermeme"]()
+    best = _best(fns, repeats)
+    what = (f"exact ISM, dilated residual conv net L={NETS['dilated']} (RF 81 bp), {n} seqs, "
+            f"3L substitutions each, batch {BATCH}")
+    ratio_line("fast_ism_vs_full_passes", n / best["fast"], n / best["naive"], "seq/s",
+               f"{what}: dfimx fast ISM / dfimx full forward passes (equal to {err:.1g})")
+    if "tangermeme" in best:
+        ratio_line("fast_ism_vs_tangermeme", n / best["fast"], n / best["tangermeme"], "seq/s",
+                   f"{what}: dfimx fast ISM / tangermeme saturation_mutagenesis (fast=True)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", default=["perbase", "attribution", "ism"])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--n-small", type=int, default=64, help="sequences, small net")
+    ap.add_argument("--n-mid", type=int, default=8, help="sequences, mid net")
+    ap.add_argument("--n-ism", type=int, default=2, help="sequences, ISM")
+    args = ap.parse_args()
+    peers = _peers()
+    tmp = tempfile.mkdtemp(prefix="dfimx-peers-")
+    if "perbase" in args.only:
+        perbase("small", args.n_small, args.repeats, peers, tmp)
+        perbase("mid", args.n_mid, args.repeats, peers, tmp)
+    if "attribution" in args.only:
+        attribution("small", 8 * args.n_small, args.repeats, peers)
+        attribution("mid", 8 * args.n_mid, args.repeats, peers)
+    if "ism" in args.only:
+        ism(args.n_ism, args.repeats, peers)
+
+
+if __name__ == "__main__":
+    main()
