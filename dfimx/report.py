@@ -241,7 +241,9 @@ def _html_table(df: pd.DataFrame, *, sig_col: str | None = None, max_rows: int =
         sig = sig_col is not None and sig_col in df and row[sig_col] < SIGNIFICANCE
         tr = '<tr class="sig">' if sig else "<tr>"
         body.append(f"{tr}{''.join(cells)}</tr>")
-XX
+    more = ""
+    if len(df) > max_rows:
+        more = f'<p class="note">{len(df) - max_rows} more rows not shown.</p>'
     ident = f' id="{table_id}"' if table_id else ""
     return (f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
             f"</table>{more}")
@@ -425,9 +427,9 @@ def write_report(
                   "median symmetric score (mean of both directions of a pair) when stored; "
                   "medians are " + ("exact" if table.attrs.get("median_exact", True)
                                     else "the centres of fine histogram bins") + ".</p>")
-        page.html(_html_table(table, max_rows=_SHOWN_PAIRS, table_id="pairs"))
+        page.html(_html_table(table.head(_SHOWN_PAIRS), table_id="pairs"))
         if len(table) > _SHOWN_PAIRS:
-            page.html(f"<details><summary>All {len(table)} rows</summary>"
+            page.html(f"<details><summary>All {len(table)} rows of the pair table</summary>"
                       + _html_table(table, max_rows=len(table), table_id="pairs-all")
                       + "</details>")
     elif labelled is not None:
