@@ -506,7 +506,8 @@ def _details(ds: xr.Dataset, top_df: pd.DataFrame, max_maps: int, page: _Page,
                   f"score {_fmt(row['score'])}</h3>")
         k = len(seen)
         if result_kind(ds) == "per_base":
-            page.plot(per_base_map(ds, seq, task, selector=False), f"map_{k}")
+            if k > 1:  # the first is the window map of the plots above
+                page.plot(per_base_map(ds, seq, task, selector=False), f"map_{k}")
         else:
             page.plot(element_map(ds, seq, task), f"map_{k}")
         page.plot(delta_tracks(ds, seq, int(row["mutation_index"]), task,
