@@ -66,9 +66,9 @@ def _model_problem(attrs: dict) -> str | None:
 def _recompute(ds: xr.Dataset, seq: int, mutation: int) -> tuple[np.ndarray, np.ndarray]:
     """(importance (L, 4, T), delta (L, 4, T)) of one source, with the run's settings."""
     # function-level: the kernel imports TensorFlow, which plotting does not need otherwise
-    from dfimx.dfim.kernel import dfim_block
-    from dfimx.models import ModelSpec
-    from dfimx.settings import Settings
+    from dfimx.dfim.kernel import dfim_block  # TensorFlow: only when recomputing
+    from dfimx.models import ModelSpec  # TensorFlow: only when recomputing
+    from dfimx.settings import Settings  # the attribution registry: only when recomputing
 
     fields = json.loads(ds.attrs["dfimx_settings"])
     names = {f.name for f in dataclasses.fields(Settings)}

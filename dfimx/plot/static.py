@@ -28,24 +28,6 @@ from dfimx.plot.select import DatasetLike
 __all__ = ["logo_figure", "to_matplotlib"]
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg") and not _interactive():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _interactive() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return get_ipython() is not None
-
-
 def to_matplotlib(obj: Any) -> Any:
     """A matplotlib figure of a holoviews object (or the figure itself, passed through).
 
@@ -55,7 +37,6 @@ def to_matplotlib(obj: Any) -> Any:
     >>> to_matplotlib(hv.Curve([1, 3, 2])).__class__.__name__
     'Figure'
     """
-    _pyplot()
     if type(obj).__module__.startswith("matplotlib"):
         return obj
     import holoviews as hv
@@ -91,14 +72,15 @@ def logo_figure(
         shows the interaction profile and the reason.
     """
     import logomaker
+    from matplotlib.figure import Figure
 
-    plt = _pyplot()
     data = track_data(ds, seq, mutation, task, window=window, bases=bases, recompute=recompute)
     lo, hi = data["start"], data["end"]
     tracks = data["tracks"]
     n = max(1, len(tracks))
-    fig, axes = plt.subplots(n, 1, figsize=(width, track_height * n + 0.6), sharex=True,
-                             squeeze=False)
+    # a Figure of its own (no pyplot): nothing global changes, nothing pops up
+    fig = Figure(figsize=(width, track_height * n + 0.6))
+    axes = fig.subplots(n, 1, sharex=True, squeeze=False)
     axes = axes[:, 0]
     index = pd.RangeIndex(lo, hi, name="pos")
     if not tracks:
