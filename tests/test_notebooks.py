@@ -106,8 +106,9 @@ def test_embedded_motifs_notebook(kernel_path, tmp_path):
 
 def _painted_plots(page: Path) -> list[int]:
     """Painted pixels of every canvas of a page opened offline in headless Chromium."""
-    from dfimx import plot
     from test_report_browser import _PAINTED, _WAIT_FOR_BOKEH
+
+    from dfimx import plot
 
     driver = plot.chrome_webdriver(width=1200, height=900)
     try:
