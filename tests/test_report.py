@@ -216,3 +216,18 @@ def test_report_of_per_base_scan_names_bases(tmp_path):
         assert row[2] == f"{letters[tgt]}{tgt}"
     assert "Interactions per element pair" not in text  # no name-pair grouping of bases
     assert "Top base pair: " in _section(text, 'id="headline"', "</section>")
+
+
+def test_report_of_a_real_run_recomputes_the_logos(oracle_files, tmp_path):
+    from dfimx.run import run_dfim
+
+    store = run_dfim(oracle_files["model"], oracle_files["fasta"],
+                     elements=oracle_files["elements"], output=tmp_path / "r.zarr",
+                     method="grad_x_input", null_draws=3, chunk_size=3, progress=False)
+    ds = plot.open_dataset(store)
+    assert "delta" not in ds and "seq_importance" not in ds  # the default keeps neither
+    text = report.write_report(store, tmp_path / "r.html", max_maps=1).read_text()
+    assert "recomputed from the recorded model" in text
+    assert "shown instead" not in text
+    off = report.write_report(store, tmp_path / "off.html", max_maps=1, recompute=False)
+    assert "recomputing was not requested" in off.read_text()
