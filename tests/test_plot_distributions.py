@@ -26,7 +26,13 @@ def test_interaction_summary(store):
     assert len(box) == len(tidy)
     np.testing.assert_allclose(np.sort(box.dimension_values("value")),
                                np.sort(tidy["score"].to_numpy()))
-    assert plot.to_bokeh(obj) is not None
+    # drawn in the documented order: largest median |score| on top, one row per pair
+    med = tidy.assign(pair=tidy["source_name"] + " \u2192 " + tidy["target_name"]).groupby(
+        "pair")["score"].median()
+    expect = med.abs().sort_values(ascending=False).index.tolist()
+    model = plot.to_bokeh(obj)
+    assert list(model.y_range.factors) == expect[::-1]
+    assert model.height >= 24 * len(expect)
     q = plot.interaction_summary(store, "neglog10q", kind="violin", max_seqs=50)
     assert "50 of 300" in q.opts.get().kwargs["title"]
     assert plot.to_bokeh(q) is not None

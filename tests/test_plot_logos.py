@@ -61,3 +61,96 @@ def test_delta_tracks_without_delta_shows_profile(store):
     title = layout[0].opts.get().kwargs["title"]
     assert "not stored" in title and "interaction profile" in title
     assert plot.to_bokeh(layout) is not None
+
+
+def _letters(poly: hv.Polygons) -> pd.DataFrame:
+    """(position, base) -> (min, max) of the letters a logo draws."""
+    rows = []
+    for geom in poly.split():
+        base = geom.dimension_values("base")[0]
+        x, y = geom.dimension_values(0), geom.dimension_values(1)
+        ok = np.isfinite(x)
+        for p in np.unique(np.floor(x[ok]).astype(int)):
+            at = ok & (np.floor(np.nan_to_num(x)) == p)
+            rows.append((int(p), str(base), float(y[at].min()), float(y[at].max())))
+    return pd.DataFrame(rows, columns=["pos", "base", "min", "max"])
+
+
+@pytest.fixture(scope="module")
+def hypothetical():
+    """A result whose importance and Δ carry mass on all four bases (as with a GC reference)."""
+    ds = example_result(3, n_tasks=1)
+    rng = np.random.default_rng(7)
+    ds["seq_importance"] = (ds["seq_importance"].dims,
+                            rng.normal(0, 1, ds["seq_importance"].shape).astype("f4"))
+    ds["delta"] = (ds["delta"].dims, rng.normal(0, 1, ds["delta"].shape).astype("f4"))
+    return ds
+
+
+def test_logos_project_on_the_observed_base(hypothetical):
+    seq, mut = 1, 0
+    sub = hypothetical.isel(seq=seq, mutation=mut, task=0)
+    onehot = sub["seq_onehot"].values
+    observed = np.where(onehot.any(axis=1), onehot.argmax(axis=1), -1)
+    imp, delta = sub["seq_importance"].values, sub["delta"].values
+    layout = plot.delta_tracks(hypothetical, seq, mut)
+    start, end = int(sub["mutation_start"]), int(sub["mutation_end"])
+    mutant_base = observed.copy()  # an element replacement keeps the original letters
+    for ov, values, bases in [(layout[0], imp, observed), (layout[1], imp - delta, mutant_base),
+                              (layout[2], delta, observed)]:
+        got = _letters(ov.Polygons.I)
+        # one letter per position, the observed base, as tall as the sum over the 4 bases
+        assert not got.duplicated("pos").any()
+        assert (got["base"].map("ACGT".index).to_numpy() == bases[got["pos"]]).all()
+        total = values.sum(axis=1)[got["pos"]]
+        np.testing.assert_allclose(np.where(total > 0, got["max"], got["min"]), total,
+                                   atol=1e-5)
+        expect = {p for p in range(onehot.shape[0]) if bases[p] >= 0 and values[p].sum() != 0}
+        assert set(got["pos"]) == expect and 3 not in expect  # position 3 is an N: no letter
+    # original and mutant share their y axis; Δ has its own, labelled
+    ylims = [ov.opts.get().kwargs["ylim"] for ov in layout]
+    assert ylims[0] == ylims[1] != ylims[2]
+    assert layout[2].opts.get().kwargs["ylabel"] == "\u0394 importance"
+    both = np.concatenate([imp.sum(axis=1), (imp - delta).sum(axis=1)])
+    assert ylims[0][0] <= both.min() and ylims[0][1] >= both.max()
+    assert start < end
+
+
+def test_hypothetical_logos_draw_the_four_values(hypothetical):
+    sub = hypothetical.isel(seq=0, mutation=0, task=0)
+    layout = plot.delta_tracks(hypothetical, 0, 0, bases="hypothetical")
+    got = _letters(layout[0].Polygons.I).set_index(["pos", "base"])
+    imp = sub["seq_importance"].values
+    # every base of every position is drawn, the column heights are the signed sums
+    assert len(got) == imp.shape[0] * 4
+    ext = _column_extent(layout[0].Polygons.I)
+    np.testing.assert_allclose(ext["max"].clip(lower=0), np.where(imp > 0, imp, 0).sum(1),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="observed"):
+        plot.delta_tracks(hypothetical, 0, 0, bases="all")
+
+
+def test_logos_recomputed_from_the_recorded_model(oracle_files, tmp_path):
+    from dfimx.plot.recompute import source_tracks
+    from dfimx.run import run_dfim
+
+    store = run_dfim(oracle_files["model"], oracle_files["fasta"],
+                     elements=oracle_files["elements"], output=tmp_path / "r.zarr",
+                     method="deeplift", reference="gc", null="none", keep_delta=True,
+                     keep_importance=True, chunk_size=3, progress=False)
+    full = plot.open_dataset(store)
+    lean = full.drop_vars(["delta", "seq_importance"])
+    seq, mut = 4, 1
+    got = source_tracks(lean, seq, mut)
+    assert got.origin == "recomputed"
+    want = full.isel(seq=seq).compute()
+    np.testing.assert_allclose(got.importance, want["seq_importance"].values, atol=1e-5)
+    np.testing.assert_allclose(got.delta, want["delta"].values[mut], atol=1e-5)
+    layout = plot.delta_tracks(lean, seq, mut)
+    assert len(layout) == 3 and "recomputed" in layout[0].opts.get().kwargs["title"]
+    # a model that changed since the run is not used
+    lean.attrs["model_sha256"] = "0" * 64
+    stale = source_tracks(lean, seq, mut)
+    assert stale.origin == "unavailable" and "hash" in stale.note
+    assert "interaction profile" in plot.delta_tracks(lean, seq, mut)[0].opts.get().kwargs[
+        "title"]

@@ -71,3 +71,16 @@ def test_per_base_map(per_base_store):
     small = plot.per_base_map(ds, 2, selector=False, variable="interaction_profile", max_size=16)
     assert max(small.data.shape) <= 16
     assert plot.to_bokeh(small) is not None
+
+
+def test_per_base_map_axes_carry_the_sequence():
+    ds = example_result(2, per_base=True, n_tasks=1)
+    model = plot.to_bokeh(plot.per_base_map(ds, 1, selector=False))
+    letters = np.array(list("ACGTN"))[np.where(ds["seq_onehot"].values[1].any(axis=1),
+                                               ds["seq_onehot"].values[1].argmax(axis=1), 4)]
+    for axis, positions in ((model.xaxis[0], range(50, 90)), (model.yaxis[0], range(30, 40))):
+        labels = axis.major_label_overrides
+        assert list(axis.ticker.ticks) == [p + 0.5 for p in positions]
+        assert [labels[p + 0.5] for p in positions] == [f"{letters[p]}{p}" for p in positions]
+    plain = plot.to_bokeh(plot.per_base_map(ds, 1, selector=False, letters=False))
+    assert not plain.xaxis[0].major_label_overrides

@@ -92,12 +92,13 @@ def interaction_summary(
     max_seqs: int | None = 2000,
     max_pairs: int = 30,
     width: int = 800,
-    height: int = 380,
+    height: int | None = None,
 ) -> hv.BoxWhisker | hv.Violin:
     """Distribution of the scores of each element-name pair across sequences.
 
-    One box (or violin) per ``source name → target name``: in a simulation with one
-    truly interacting motif pair, only that pair stands out (the DFIM paper's view).
+    One horizontal box (or violin) per ``source name → target name``, the pair of
+    largest median |value| on top: in a simulation with one truly interacting motif
+    pair, only that pair stands out (the DFIM paper's view).
 
     Parameters
     ----------
@@ -114,7 +115,8 @@ def interaction_summary(
     max_pairs
         Keep the pairs with the largest median |value|.
     width, height
-        Plot size in pixels.
+        Plot size in pixels (default height: 24 pixels per pair, so labels never
+        overlap).
 
     Returns
     -------
@@ -150,12 +152,16 @@ def interaction_summary(
         title += f" ({df.attrs['n_seq_used']} of {df.attrs['n_seq']} sequences)"
     el_type = hv.BoxWhisker if kind == "box" else hv.Violin
     el = el_type(df[["pair", "value"]], kdim, hv.Dimension("value", label=vlabel))
-    opts: dict[str, Any] = dict(width=width, height=height, xrotation=45, title=title,
-                                box_fill_color="#9ecae1" if kind == "box" else None,
-                                backend="bokeh")
-    if kind != "box":
-        opts.pop("box_fill_color")
-        opts["violin_fill_color"] = "#9ecae1"
+    if height is None:
+        height = max(220, 24 * len(order) + 110)
+
+    def keep_order(plot: Any, element: Any) -> None:
+        # holoviews orders the boxes by itself; pairs read top-down by median |value|
+        plot.state.y_range.factors = list(reversed(order))
+
+    opts: dict[str, Any] = dict(width=width, height=height, invert_axes=True, title=title,
+                                hooks=[keep_order], tools=["hover"], backend="bokeh")
+    opts["box_fill_color" if kind == "box" else "violin_fill_color"] = "#9ecae1"
     return el.opts(**opts)
 
 

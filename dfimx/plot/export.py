@@ -1,7 +1,9 @@
 """Figures out of the notebook: bokeh models, offline HTML, PNG/SVG through Chromium.
 
 HTML inlines BokehJS and references no URL; PNG and SVG are drawn by a headless
-Chromium driven by the system chromedriver (no browser is downloaded).
+Chromium driven by the system chromedriver (no browser is downloaded), at any scale and
+without the toolbar. ``backend="matplotlib"`` draws PNG, SVG or PDF without a browser
+(:mod:`dfimx.plot.static`).
 
 Examples
 --------
@@ -16,11 +18,12 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import holoviews as hv
 
-__all__ = ["chrome_webdriver", "offline_resources", "save_figure", "standalone_html", "to_bokeh"]
+__all__ = ["chrome_webdriver", "offline_resources", "save_figure", "standalone_html",
+           "static_model", "to_bokeh"]
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CHROMEDRIVER_CANDIDATES = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
@@ -50,13 +53,16 @@ def _find(candidates: Sequence[str], names: Sequence[str]) -> str | None:
     return None
 
 
-def chrome_webdriver(width: int = 1400, height: int = 1000, **capabilities: Any) -> Any:
+def chrome_webdriver(width: int = 1400, height: int = 1000, *, scale_factor: float = 1.0,
+                     **capabilities: Any) -> Any:
     """Headless Chromium driven by the system chromedriver (no download of any browser).
 
     Parameters
     ----------
     width, height
-        Window size.
+        Window size (CSS pixels).
+    scale_factor
+        Device pixel ratio: screenshots have ``scale_factor`` times more pixels per side.
     **capabilities
         Extra capabilities (e.g. ``{"goog:loggingPrefs": {"browser": "ALL"}}``).
 
@@ -95,6 +101,7 @@ def chrome_webdriver(width: int = 1400, height: int = 1000, **capabilities: Any)
     for flag in HEADLESS_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--window-size={width},{height}")
+    options.add_argument(f"--force-device-scale-factor={float(scale_factor):g}")
     for key, val in capabilities.items():
         options.set_capability(key, val)
     return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
@@ -201,26 +208,56 @@ def standalone_html(
                      template=template, template_variables=template_variables or {})
 
 
+def static_model(obj: Any, *, output_backend: str = "canvas") -> Any:
+    """A bokeh model for a static figure: no toolbar anywhere (plots and layouts).
+
+    Examples
+    --------
+    >>> model = static_model(hv.Curve([1, 2]) + hv.Curve([2, 1]))
+    >>> {getattr(m, "toolbar_location", None) for m in model.select({})} == {None}
+    True
+    """
+    model = to_bokeh(obj, output_backend=output_backend)
+    for m in model.select({}):
+        if hasattr(m, "toolbar_location"):
+            m.toolbar_location = None
+    return model
+
+
 def save_figure(
-    obj: Any, path: str | os.PathLike, *, title: str = "dfimx", scale_factor: float = 1.0
+    obj: Any,
+    path: str | os.PathLike,
+    *,
+    title: str = "dfimx",
+    scale_factor: float = 1.0,
+    backend: Literal["bokeh", "matplotlib"] = "bokeh",
 ) -> Path:
-    """Save a plot as a self-contained HTML file, or a static PNG or SVG.
+    """Save a plot as a self-contained HTML file, or a static PNG, SVG or PDF.
 
     The format follows the suffix of ``path``. HTML inlines BokehJS (viewing it needs
-    no network). PNG and SVG are drawn by a headless Chromium through selenium and the
-    system chromedriver (Debian: ``apt-get install chromium chromium-driver``); for SVG
-    the plots use bokeh's SVG output backend, so the file holds vector graphics.
+    no network). With the bokeh backend, PNG and SVG are drawn by a headless Chromium
+    through selenium and the system chromedriver (Debian: ``apt-get install chromium
+    chromium-driver``), without the toolbar; for SVG the plots use bokeh's SVG output
+    backend, so the file holds vector graphics. With ``backend="matplotlib"`` (or a
+    matplotlib figure, e.g. from :func:`dfimx.plot.static.logo_figure`) no browser is
+    needed: holoviews' matplotlib backend draws the figure, which is saved as PNG, SVG
+    or PDF.
 
     Parameters
     ----------
     obj
-        holoviews object or bokeh model.
+        holoviews object, bokeh model or matplotlib figure.
     path
-        Output file ending in ``.html``, ``.png`` or ``.svg``.
+        Output file ending in ``.html``, ``.png`` or ``.svg`` (and ``.pdf`` with
+        matplotlib).
     title
         HTML page title.
     scale_factor
-        PNG resolution multiplier (e.g. 2 or 3 for print).
+        Resolution multiplier of PNGs (any value above 0, e.g. 2 or 3 for print): the
+        image has ``scale_factor`` times more pixels per side (matplotlib: 100 ×
+        ``scale_factor`` dpi).
+    backend
+        ``"bokeh"`` (the interactive plots, drawn by Chromium) or ``"matplotlib"``.
 
     Returns
     -------
@@ -230,7 +267,8 @@ def save_figure(
     Raises
     ------
     RuntimeError
-        PNG/SVG requested but Chromium or chromedriver is not installed.
+        PNG/SVG requested with the bokeh backend but Chromium or chromedriver is not
+        installed.
 
     Examples
     --------
@@ -239,17 +277,31 @@ def save_figure(
     >>> out.suffix
     '.html'
     """
-    from bokeh.io.export import get_screenshot_as_png, get_svg
-
     path = Path(path)
     suffix = path.suffix.lower()
+    if not (isinstance(scale_factor, (int, float)) and scale_factor > 0):
+        raise ValueError(f"scale_factor must be a number above 0, got {scale_factor!r}")
+    if backend not in ("bokeh", "matplotlib"):
+        raise ValueError(f"backend must be 'bokeh' or 'matplotlib', got {backend!r}")
+    if backend == "matplotlib" or type(obj).__module__.startswith("matplotlib"):
+        if suffix not in (".png", ".svg", ".pdf"):
+            raise ValueError(f"{path}: unsupported format {suffix!r} for matplotlib "
+                             "(use .png, .svg or .pdf)")
+        from dfimx.plot.static import to_matplotlib  # function-level: matplotlib is optional
+
+        fig = to_matplotlib(obj)
+        fig.savefig(os.fspath(path), dpi=100 * scale_factor, bbox_inches="tight")
+        return path
     if suffix not in (".html", ".png", ".svg"):
         raise ValueError(f"{path}: unsupported format {suffix!r} (use .html, .png or .svg)")
-    model = to_bokeh(obj, output_backend="svg" if suffix == ".svg" else "canvas")
     if suffix == ".html":
+        model = to_bokeh(obj)
         path.write_text(standalone_html([model], title=title), encoding="utf-8")
         return path
-    driver = chrome_webdriver()
+    from bokeh.io.export import get_screenshot_as_png, get_svg
+
+    model = static_model(obj, output_backend="svg" if suffix == ".svg" else "canvas")
+    driver = chrome_webdriver(scale_factor=scale_factor if suffix == ".png" else 1.0)
     try:
         if suffix == ".png":
             image = get_screenshot_as_png(model, driver=driver, resources=offline_resources(),

@@ -189,6 +189,30 @@ def _decimate(img: np.ndarray, max_size: int) -> tuple[np.ndarray, int, int]:
     return pick, fy, fx
 
 
+def _letter_ticks(ds: xr.Dataset, i: int, xs: np.ndarray, ys: np.ndarray):
+    """A bokeh hook labelling both axes ``<base><position>`` at the pixel centres."""
+    onehot = np.asarray(load(ds, ["seq_onehot"], seq=i)["seq_onehot"].values)
+    code = np.where(onehot.any(axis=1), onehot.argmax(axis=1), 4)
+    letters = np.array([*BASES, "N"])[code]
+
+    def ticks(positions: np.ndarray) -> tuple[list[float], dict[float, str]]:
+        step = max(1, int(np.ceil(positions.size / 60)))
+        shown = positions[::step]
+        return ([float(p) + 0.5 for p in shown],
+                {float(p) + 0.5: f"{letters[p]}{p}" for p in shown})
+
+    def hook(plot, element) -> None:
+        from bokeh.models import FixedTicker
+
+        for axis, positions in ((plot.state.xaxis, xs), (plot.state.yaxis, ys)):
+            where, labels = ticks(positions)
+            axis.ticker = FixedTicker(ticks=where)
+            axis.major_label_overrides = labels
+        plot.state.xaxis.major_label_orientation = np.pi / 2
+
+    return hook
+
+
 def per_base_map(
     ds: DatasetLike,
     seq: int | str,
@@ -196,6 +220,7 @@ def per_base_map(
     alt: str | int = "max",
     *,
     selector: bool = True,
+    letters: bool = True,
     variable: Literal["interaction_score", "interaction_profile"] = "interaction_score",
     max_size: int = 800,
     width: int = 560,
@@ -220,6 +245,9 @@ def per_base_map(
         ``"max"`` or an alternative base.
     selector
         Return a HoloMap over ``["max", "A", "C", "G", "T"]`` instead of one image.
+    letters
+        Label the axes with the sequence: ``G57`` is position 57, a G in the original
+        (every position up to 60 per axis, else evenly spaced ticks).
     variable
         ``"interaction_score"`` (targets are the responses' start positions) or
         ``"interaction_profile"`` (every position is a target).
@@ -246,6 +274,7 @@ def per_base_map(
     t = task_index(ds, task)
     ys, xs, alts, grid = _per_base_grid(ds, i, t, variable)
     seq_name = str(ds["seq_id"].isel(seq=i).values)
+    hooks = [_letter_ticks(ds, i, xs, ys)] if letters and "seq_onehot" in ds else []
     keys: list[str] = ["max", *BASES]
     first = alt if isinstance(alt, str) else BASES[int(alt)]
     if first not in keys:
@@ -268,7 +297,7 @@ def per_base_map(
                          "source position"], vdims=[vdim])
         opts = dict(cmap=cmap, colorbar=True, tools=["hover"], width=width, height=height,
                     title=f"{seq_name}: per-base map ({key}), task {task_name(ds, t)}{note}",
-                    clipping_colors={"NaN": "#f0f0f0"}, backend="bokeh")
+                    clipping_colors={"NaN": "#f0f0f0"}, hooks=hooks, backend="bokeh")
         if clim is not None:
             opts["clim"] = clim
         return image.opts(**opts)

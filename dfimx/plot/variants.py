@@ -142,7 +142,8 @@ def variant_track(
         panels[chrom] = hv.Scatter(
             part, "pos", [hv.Dimension("value", label=label), "variant_id", "ref", "alt"]
         ).opts(size=5, tools=["hover"], width=width, height=height, color="#1f77b4",
-               title=str(chrom), xformatter="%d", backend="bokeh")
+               title=str(chrom), xformatter="%d", xlabel=f"{chrom} position (bp, 1-based)",
+               backend="bokeh")
     return hv.NdLayout(panels, kdims="chrom").cols(2)
 
 
