@@ -53,6 +53,7 @@ from dfimx.store.location import (
 from dfimx.store.lock import locked, new_run_id
 from dfimx.store.reader import REGION_VAR, region_status
 from dfimx.store.resume import assess, check_resumable, choose_target, write_run_attrs
+from dfimx.store.view import consolidate, unconsolidate, with_registry_attrs
 from dfimx.variables import names_with_role
 
 #: Codec of the float variables: Zstandard at level 1 writes about 1.7x faster than the
@@ -324,7 +325,7 @@ class _Job:
         self.regions = _regions(chunks)
         self.bounds = [0] + [sl.stop for sl in self.regions]
         self.zchunk = zarr_seq_chunk(chunks)
-        lazy = _stringify(_drop_encodings(result))
+        lazy = with_registry_attrs(_stringify(_drop_encodings(result)))
         self.dask_vars = [name for name, var in lazy.variables.items()
                           if "seq" in var.dims and isinstance(var.data, da.Array)]
         computed = set(names_with_role("output"))
@@ -361,6 +362,7 @@ def _write(job: _Job, work: str, so: StorageOptions, lock: Any, *, fresh: bool,
         elif repair.nothing:
             return
         else:
+            unconsolidate(work, so)
             group = open_group(work, so, "r+")
             group.attrs["dfimx_complete"] = False
             write_run_attrs(group, lock, created=False)
@@ -398,6 +400,7 @@ def _seal(work: str, so: StorageOptions, before_complete: Callable[[str], None] 
             raise
     group.attrs["dfimx_variables"] = names
     group.attrs["dfimx_complete"] = True
+    consolidate(work, so)
 
 
 def _rewrite_template(job: _Job, work: str, so: StorageOptions, names: Sequence[str]) -> None:
@@ -523,11 +526,16 @@ def add_variables(path: str | os.PathLike, new: xr.Dataset, *,
     """
     path = str(path)
     so = storage_options_for(path, storage_options)
-    new = new.drop_vars(["task", "base"], errors="ignore")
+    held = set(open_group(path, so, "r").array_keys())
+    new = new.drop_vars([n for n in new.coords if n in held or n in ("task", "base")])
+    new = with_registry_attrs(new)
     for v in new.variables.values():
         v.encoding = {}
+    was = unconsolidate(path, so)
     new.to_zarr(zarr_store(path, so, read_only=False), mode="a", zarr_format=3,
                 consolidated=False, write_empty_chunks=True)
+    if was:
+        consolidate(path, so)
 
 
 def remove_variables(path: str | os.PathLike, names: Iterable[str], *,
@@ -535,10 +543,13 @@ def remove_variables(path: str | os.PathLike, names: Iterable[str], *,
     """Delete the named arrays (e.g. the null scores once p-values exist) from a store."""
     path = str(path)
     so = storage_options_for(path, storage_options)
+    was = unconsolidate(path, so)
     group = open_group(path, so, "r+")
     for name in names:
         if name in group:
             del group[name]
+    if was:
+        consolidate(path, so)
 
 
 __all__ = ["DEFAULT_BATCH_REGIONS", "FLOAT_COMPRESSOR", "add_variables", "remove_variables",
