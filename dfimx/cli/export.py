@@ -26,8 +26,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """Add ``export`` to the subparsers of the ``dfimx`` command."""
-    p = sub.add_parser("export", help="tidy interaction table from a store")
-    p.add_argument("store")
+    p = sub.add_parser(
+        "export", help="tidy interaction table from a store",
+        description="One row per (source, target, task): seq_id, source_*, target_*, task, "
+        "score, p_value, q_value, prediction, mutant_prediction; and a summary per pair of "
+        "names beside it (<output stem>.pair_summary.<suffix>).",
+        epilog="examples:\n  dfimx export out.zarr -o interactions.tsv\n"
+        "  dfimx export out.zarr -o interactions.parquet\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("store", help="a finished dfimx store")
     p.add_argument("-o", "--output", required=True,
                    help="table file: .tsv or .txt (tab-separated), .csv or .parquet")
     p.set_defaults(func=cmd_export)

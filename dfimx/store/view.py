@@ -67,6 +67,7 @@ def with_registry_attrs(ds: xr.Dataset) -> xr.Dataset:
 
     Examples
     --------
+    >>> import numpy as np
     >>> ds = xr.Dataset({"response_mask": (("seq", "response"), np.ones((1, 2), bool))})
     >>> sorted(with_registry_attrs(ds)["response_mask"].attrs)
     ['description', 'long_name']

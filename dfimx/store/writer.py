@@ -210,7 +210,7 @@ def _progress_bar(total: int, *, initial: int, enabled: bool) -> Any:
         return _NoProgress()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="region", desc="dfimx", file=sys.stderr,
+    return tqdm(total=total, initial=initial, unit="seq", desc="dfimx", file=sys.stderr,
                 disable=not enabled, dynamic_ncols=True)
 
 
@@ -265,7 +265,7 @@ def write_store(
         Replace an unfinished dfimx store (or discard an interrupted replacement) rather
         than refuse; never deletes a store that dfimx did not write.
     progress
-        Show a progress bar (regions) on stderr.
+        Show a progress bar (sequences written) on stderr.
     batch_regions
         Regions per submitted graph (default 1024): bounds the size of each graph.
     finalize
@@ -461,19 +461,21 @@ def _compute_regions(job: _Job, names: list[str], todo: list[int], path: str,
                      *[blocks[name][i] for name in names],
                      dask_key_name=f"dfimx-write-{token}-{i}")
 
-    bar = _progress_bar(len(regions), initial=len(regions) - len(todo), enabled=progress)
+    sizes = [sl.stop - sl.start for sl in regions]
+    bar = _progress_bar(sum(sizes), initial=sum(sizes) - sum(sizes[i] for i in todo),
+                        enabled=progress)
     try:
         client = _active_client()
         if client is not None:
-            _run_distributed(client, job_of, todo, bar, batch_regions)
+            _run_distributed(client, job_of, todo, bar, batch_regions, sizes)
         else:
-            _run_local(job_of, todo, bar, batch_regions)
+            _run_local(job_of, todo, bar, batch_regions, sizes)
     finally:
         bar.close()
 
 
 def _run_distributed(client: Any, job: Callable[[int], Any], todo: list[int], bar: Any,
-                     batch_regions: int) -> None:
+                     batch_regions: int, sizes: Sequence[int]) -> None:
     """Submit regions as futures, ``batch_regions`` per graph, two batches in flight."""
     from distributed import as_completed
 
@@ -493,8 +495,7 @@ def _run_distributed(client: Any, job: Callable[[int], Any], todo: list[int], ba
         in_flight += submit()
     try:
         for future in done_stream:
-            future.result()  # raises the task's error
-            bar.update(1)
+            bar.update(sizes[future.result()])  # raises the task's error
             in_flight -= 1
             if pending and in_flight <= batch_regions:
                 in_flight += submit()
@@ -504,14 +505,15 @@ def _run_distributed(client: Any, job: Callable[[int], Any], todo: list[int], ba
         raise
 
 
-def _run_local(job: Callable[[int], Any], todo: list[int], bar: Any, batch_regions: int) -> None:
+def _run_local(job: Callable[[int], Any], todo: list[int], bar: Any, batch_regions: int,
+               sizes: Sequence[int]) -> None:
     from dask.callbacks import Callback
 
     class _Progress(Callback):
         def _posttask(self, key, result, dsk, state, worker_id):  # noqa: ANN001
             name = key[0] if isinstance(key, tuple) else key
             if isinstance(name, str) and name.startswith("dfimx-write-"):
-                bar.update(1)
+                bar.update(sizes[int(name.rsplit("-", 1)[1])])
 
     with _Progress():
         for lo in range(0, len(todo), batch_regions):
