@@ -73,10 +73,9 @@ def with_registry_attrs(ds: xr.Dataset) -> xr.Dataset:
     ['description', 'long_name']
     """
     out = ds.copy()
-    for name, var in ds.variables.items():
-        extra = {k: v for k, v in attrs_for(str(name)).items() if k not in var.attrs}
-        if extra:
-            out[name].attrs.update(extra)
+    for name, var in out.variables.items():
+        for key, value in attrs_for(str(name)).items():
+            var.attrs.setdefault(key, value)
     return out
 
 

@@ -419,6 +419,7 @@ def _create(job: _Job, path: str, so: StorageOptions, lock: Any) -> None:
     remove_store(path, so)
     template = job.lazy.copy()
     template[REGION_VAR] = ("region", np.zeros(len(job.regions), bool))
+    template = with_registry_attrs(template)
     encoding = dict(job.encoding)
     encoding[REGION_VAR] = {"chunks": (1,)}
     template.attrs.update({
