@@ -1,6 +1,9 @@
-"""``python -m dfimx``: the command line."""
+"""``python -m dfimx``: the ``dfimx`` command line (:func:`dfimx.cli.main`)."""
+
 import sys
 
 from dfimx.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.argv[0] = "dfimx"
+    sys.exit(main())

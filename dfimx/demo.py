@@ -23,18 +23,17 @@ import pandas as pd
 from dfimx import simulate
 from dfimx.report import write_report
 from dfimx.run import run_dfim
-from dfimx.settings import Settings
+from dfimx.settings import DEMO_N, DEMO_WORKERS, Settings
 from dfimx.store import open_result
 from dfimx.tables import export_table, write_pair_summary
 
-DEMO_N = 240
 DEMO_SEED = 11
 
 
 def run_demo(
     output: str | os.PathLike = "dfimx-demo",
     *,
-    workers: int | str = "auto",
+    workers: int | str = DEMO_WORKERS,
     n: int | None = None,
     progress: bool = True,
     echo: Any = print,

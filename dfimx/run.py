@@ -41,19 +41,29 @@ from dfimx import sequences
 from dfimx.dfim import compute_dfim
 from dfimx.dfim.graph import settings_attrs
 from dfimx.errors import InputError
+from dfimx.io.bed import read_bed
 from dfimx.io.meme import load_motifs
 from dfimx.io.vcf import read_variant_table
 from dfimx.models import ModelSpec, file_sha256, model_spec_for
 from dfimx.plans import plan_dataset
+from dfimx.plans.elements import DEFAULT_MAX_MOTIF_ELEMENTS, plan_motifs
 from dfimx.plans.variants import (
     DEFAULT_MAX_CIS_VARIANTS,
     DEFAULT_MAX_MOTIF_TARGETS,
     variant_scan_dataset,
 )
-from dfimx.settings import DEFAULT_NULLS, Settings
+from dfimx.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_NULLS,
+    DEFAULT_P_VALUE_THRESHOLD,
+    DEFAULT_VARIANT_CHUNK,
+    VARIANT_DEFAULTS,
+    Settings,
+)
 from dfimx.stats.finalize import result_statistics
 from dfimx.store import add_variables, open_result, remove_variables, write_store
 from dfimx.version import __version__
+from dfimx.windows import bed_windows_dataset
 
 #: Elements of the largest per-chunk output (``interaction_profile``: sequences x sources x
 #: positions) that the automatic chunk size aims for: tasks of seconds, tens of MB.
@@ -208,16 +218,21 @@ def with_plan_null(settings: Settings, plan: str | None) -> Settings:
 
 def run_dfim(
     model: Any,
-    sequences_input: Any,
+    sequences_input: Any = None,
     *,
     output: str | os.PathLike,
     elements: Any = None,
     mut_dict: Any = None,
     scan: str | tuple[int, int] | None = None,
+    motifs: Mapping[str, np.ndarray] | str | os.PathLike | None = None,
+    p_value_threshold: float = DEFAULT_P_VALUE_THRESHOLD,
+    max_motif_elements: int = DEFAULT_MAX_MOTIF_ELEMENTS,
+    bed: str | os.PathLike | None = None,
+    genome: str | os.PathLike | None = None,
     settings: Settings | None = None,
     length: int | None = None,
     chunk_size: int | None = None,
-    batch_size: int = 256,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     tasks: list[int | str] | None = None,
     output_layer: str = "logit",
     safe_mode: bool = True,
@@ -244,9 +259,20 @@ def run_dfim(
     model
         Path to a ``.keras``/``.h5``/SavedModel, or a Keras model.
     sequences_input
-        FASTA path, list of strings, one-hot array or a sequence dataset.
+        FASTA path, list of strings, one-hot array or a sequence dataset; or None with
+        ``bed`` and ``genome``.
     output
         Zarr store to write: a path or an fsspec URL (``s3://bucket/run.zarr``).
+    elements, mut_dict, scan, motifs
+        The plan, exactly one of: an elements table, a legacy ``mut_dict``, a per-base
+        window ``START:END``, or motifs (MEME file or ``{name: pwm}``) whose hits in each
+        sequence are the elements (:func:`dfimx.plans.elements.plan_motifs`: hits at
+        p < ``p_value_threshold``, the ``max_motif_elements`` most significant per
+        sequence).
+    bed, genome
+        Instead of ``sequences_input``: one window of the genome FASTA per BED interval,
+        ``length`` bases (default: the model's input length) centred on it, with
+        ``seq_id`` ``chrom:start-end`` (:func:`dfimx.windows.bed_windows_dataset`).
     chunk_size
         Sequences per task (and per Zarr region); by default chosen from the plan so that
         a task's largest output holds about ``CHUNK_BUDGET`` values (at most 512 sequences);
@@ -275,17 +301,32 @@ def run_dfim(
     """
     settings = dataclasses.replace(settings or Settings(), **options)
     settings.validate()  # checked now; the default null is the plan's (below)
+    if (bed is None) != (genome is None) or (bed is None) == (sequences_input is None):
+        raise InputError("give the sequences as a FASTA (or strings, one-hot, a dataset) or "
+                         "as a BED file with its genome FASTA, not both", option="bed")
+    if sum(x is not None for x in (elements, mut_dict, scan, motifs)) != 1:
+        raise InputError("give exactly one of elements, mut_dict, scan or motifs",
+                         option="plan")
     spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode,
                           custom_objects=custom_objects)
     inputs = {"model": spec.path}
     for key, value in (("fasta", sequences_input), ("elements", elements),
-                       ("mut_dict", mut_dict)):
+                       ("mut_dict", mut_dict), ("motifs", motifs), ("bed", bed),
+                       ("genome", genome)):
         if isinstance(value, (str, os.PathLike)):
             inputs[key] = str(value)
     started = provenance(command, inputs)  # hashed before anything is read
-    ds = sequences.as_dataset(sequences_input, length=length,
-                              chunk_size=chunk_size or sequences.DEFAULT_CHUNK_SIZE)
-    ds = plan_dataset(ds, elements=elements, mut_dict=mut_dict, scan=scan)
+    chunk = chunk_size or sequences.DEFAULT_CHUNK_SIZE
+    if bed is not None:
+        window = length if length is not None else spec.load().input_length
+        ds = bed_windows_dataset(read_bed(bed), genome, window, chunk_size=chunk)
+    else:
+        ds = sequences.as_dataset(sequences_input, length=length, chunk_size=chunk)
+    if motifs is not None:
+        ds = plan_motifs(ds, motifs, p_value_threshold=p_value_threshold,
+                         max_per_seq=max_motif_elements)
+    else:
+        ds = plan_dataset(ds, elements=elements, mut_dict=mut_dict, scan=scan)
     if chunk_size is None and not isinstance(sequences_input, xr.Dataset):
         # a dataset given by the caller keeps its chunks
         ds = rechunk_seq(ds, auto_chunk_size(ds.sizes["mutation"], ds.sizes["position"]))
@@ -394,10 +435,8 @@ def provenance(command: str | None = None, inputs: dict[str, str] | None = None)
     return attrs
 
 
-#: A single-base source moves a piecewise-linear model too little for local methods
-#: (gradient x input, DeepLIFT with one reference): on the simulated genome DeepSHAP found
-#: 95% of motif-breaking variants' partners against 63% for DeepLIFT (see the README).
-DEFAULT_VARIANT_METHOD = "deepshap"
+#: The method of variant scans (see :data:`dfimx.settings.VARIANT_DEFAULTS`).
+DEFAULT_VARIANT_METHOD = VARIANT_DEFAULTS["method"]
 
 
 def _report_attrs(report: Any) -> dict[str, Any]:
@@ -417,13 +456,13 @@ def scan_variants(
     output: str | os.PathLike,
     window: int | None = None,
     motifs: Mapping[str, np.ndarray] | str | os.PathLike | None = None,
-    p_value_threshold: float = 1e-4,
+    p_value_threshold: float = DEFAULT_P_VALUE_THRESHOLD,
     on_ref_mismatch: Literal["error", "skip"] = "error",
     max_motif_targets: int = DEFAULT_MAX_MOTIF_TARGETS,
     max_cis_variants: int = DEFAULT_MAX_CIS_VARIANTS,
     settings: Settings | None = None,
-    chunk_size: int = 64,
-    batch_size: int = 256,
+    chunk_size: int = DEFAULT_VARIANT_CHUNK,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     tasks: list[int | str] | None = None,
     output_layer: str = "logit",
     safe_mode: bool = True,
@@ -512,8 +551,7 @@ def scan_variants(
     >>> sorted(ds["variant_chrom"].values.tolist())[0]
     'chr1'
     """
-    base = settings if settings is not None else Settings(
-        null_level="distance", method=DEFAULT_VARIANT_METHOD)
+    base = settings if settings is not None else Settings(**VARIANT_DEFAULTS)
     settings = with_plan_null(dataclasses.replace(base, null_keep_sources=True, **options),
                               "variants")
     if on_ref_mismatch not in ("error", "skip"):

@@ -133,6 +133,9 @@ window_start = _spec("window_start", S, "i",
                      "0-based genome position of the first base of the window.", units=BP)
 window_valid = _spec("window_valid", SP, "b",
                      "True where the window lies inside its contig (False on padding).")
+window_chrom = _spec("window_chrom", S, STR, "Chromosome of the genome window (BED input).")
+interval_name = _spec("interval_name", S, STR, "Name of the BED interval the window is "
+                      "centred on (its chrom:start-end when the BED has no name column).")
 variant_chrom = _spec("variant_chrom", S, STR, "Chromosome of the variant.")
 variant_pos = _spec("variant_pos", S, "i", "1-based position of the variant, as in the VCF.",
                     units="bp (1-based)")

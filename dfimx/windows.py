@@ -1,4 +1,4 @@
-"""Genome windows centred on variants: the array kernel and the variant window Dataset.
+"""Genome windows centred on variants or BED intervals: the array kernel and the Datasets.
 
 * :func:`extract_windows` is the array kernel that Dask workers run: it opens the genome
   itself (once per process, :func:`dfimx.io.fasta.open_fasta`) and reads the windows of
@@ -6,6 +6,9 @@
 * :func:`variant_windows_dataset` wraps it in a lazy :class:`xarray.Dataset` that follows
   the dfimx data contract (``seq`` = one variant allele), from the variant table of
   :func:`dfimx.io.vcf.read_variant_table`.
+* :func:`bed_windows_dataset` does the same for the intervals of a BED file
+  (:func:`dfimx.io.bed.read_bed`): one ``seq`` per interval, a window of the model's
+  length centred on it, ``seq_id`` its genome coordinates ``chrom:start-end``.
 
 Window convention: a window of length ``W`` centred on a variant at 1-based position ``pos``
 starts at the 0-based genome coordinate ``pos - 1 - W // 2`` and the variant sits at window
@@ -41,6 +44,7 @@ from dfimx.io.vcf import TABLE_COLUMNS
 from dfimx.variables import create_variable, string_array
 
 __all__ = [
+    "bed_windows_dataset",
     "extract_windows",
     "unique_seq_ids",
     "variant_windows_dataset",
@@ -361,3 +365,121 @@ def variant_windows_dataset(
         },
     )
     return ds
+
+
+def bed_windows_dataset(
+    table: pd.DataFrame,
+    genome_path: str | os.PathLike,
+    length: int | None = None,
+    *,
+    chunk_size: int = 256,
+) -> xr.Dataset:
+    """Lazy dataset of genome windows, one ``seq`` per BED interval (read on the workers).
+
+    Each window has ``length`` bases centred on its interval (the interval's midpoint at
+    window index ``length // 2``, the larger half before it); ``length=None`` takes the
+    intervals as they are, which must then all have one length.  Positions off a contig
+    are N (all-zero rows) and False in ``window_valid``.
+
+    Parameters
+    ----------
+    table
+        Intervals from :func:`dfimx.io.bed.read_bed` (``chrom``, ``start``, ``end``,
+        ``name``).
+    genome_path
+        Genome FASTA (indexed with pyfaidx on first use).
+    length
+        Window length (the model's input length); None: the intervals' own length.
+    chunk_size
+        Windows per chunk along ``seq``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``seq_id`` (the window's ``chrom:start-end``, 0-based start, exclusive end),
+        ``seq_onehot``, ``window_chrom``, ``window_start`` (0-based genome
+        coordinate of window position 0), ``window_valid`` and ``interval_name`` (the
+        BED name).  Attrs ``genome``, ``bed`` and ``window``.
+
+    Raises
+    ------
+    InputError
+        When a contig is not in the genome, the intervals differ in length and no
+        ``length`` is given, or two intervals give the same window.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> fa = pathlib.Path(tempfile.mkdtemp()) / "g.fa"
+    >>> _ = fa.write_text(">c1\\nACGTACGTAC\\n")
+    >>> t = pd.DataFrame({"chrom": ["c1", "c1"], "start": [4, 0], "end": [6, 2],
+    ...                   "name": ["p1", "p2"]})
+    >>> ds = bed_windows_dataset(t, fa, 4)
+    >>> ds["seq_id"].values.tolist(), int(ds["window_start"][1])
+    (['c1:3-7', 'c1:-1-3'], -1)
+    >>> from dfimx.alphabet import onehot_to_strings
+    >>> onehot_to_strings(ds["seq_onehot"].values)
+    ['TACG', 'NACG']
+    """
+    source = str(table.attrs.get("source", "BED intervals"))
+    starts_in = table["start"].to_numpy(np.int64)
+    ends_in = table["end"].to_numpy(np.int64)
+    if length is None:
+        sizes = np.unique(ends_in - starts_in)
+        if len(sizes) != 1:
+            raise InputError(f"{source}: the intervals have {len(sizes)} different lengths "
+                             f"({', '.join(map(str, sizes[:4]))}, ...); give the window "
+                             "length the model takes", option="length")
+        length = int(sizes[0])
+    length = int(length)
+    if length < 1:
+        raise InputError(f"length must be a positive number of bases, got {length}",
+                         option="length")
+    chunk_size = max(1, int(chunk_size))
+    genome = os.path.abspath(os.fspath(genome_path))
+    fasta = open_fasta(genome, role=_GENOME)
+    chroms = string_array(table["chrom"])
+    index = fasta.faidx.index
+    for chrom in dict.fromkeys(chroms.tolist()):
+        if chrom not in index:
+            raise missing_contig_error(chrom, fasta, "BED intervals", genome)
+    mids = (starts_in + ends_in) // 2
+    starts = mids - window_center(length)
+    ids = string_array(f"{c}:{a}-{a + length}" for c, a in zip(chroms, starts, strict=True))
+    seen = pd.Series(ids).duplicated()
+    if seen.any():
+        k = int(np.flatnonzero(seen.to_numpy())[0])
+        first = int(np.flatnonzero(ids == ids[k])[0])
+        raise InputError(f"{source}: interval {k + 1} ({table['name'].iloc[k]}) gives the same "
+                         f"window {ids[k]} as interval {first + 1}")
+    n = len(ids)
+    clen = np.array([index[c].rlen for c in chroms], dtype=np.int64)
+    chunks = min(chunk_size, max(n, 1))
+    chrom_d = da.from_array(chroms, chunks=chunks)
+    # extract_windows centres on 1-based positions: the one whose window starts at `starts`
+    pos_d = da.from_array(starts + 1 + window_center(length), chunks=chunks)
+    seq_chunks = chrom_d.chunks[0]
+    onehot = da.map_blocks(
+        _onehot_block, chrom_d, pos_d, genome=genome, window=length, new_axis=[1, 2],
+        chunks=(seq_chunks, (length,), (N_BASES,)), dtype=np.uint8,
+        meta=np.empty((0, 0, 0), dtype=np.uint8), name="dfimx-bed-windows",
+    )
+    valid = da.map_blocks(
+        _valid_block, da.from_array(starts, chunks=chunks), da.from_array(clen, chunks=chunks),
+        window=length, new_axis=[1], chunks=(seq_chunks, (length,)), dtype=bool,
+        meta=np.empty((0, 0), dtype=bool), name="dfimx-bed-window-valid",
+    )
+    data = {
+        "seq_id": ids,
+        "seq_onehot": onehot,
+        "window_valid": valid,
+        "window_chrom": chroms,
+        "window_start": _chunked(starts, chunks),
+        "interval_name": string_array(table["name"]),
+    }
+    return xr.Dataset(
+        {name: create_variable(name, value) for name, value in data.items()},
+        coords={"base": np.array(BASES, dtype=object)},
+        attrs={"genome": os.fspath(genome_path), "bed": source, "window": length,
+               "source_fasta": os.fspath(genome_path)},
+    )

@@ -182,7 +182,7 @@ def test_two_runs_on_one_output_exactly_one_writes(job, tmp_path):
         first.kill()
         first.wait()
     assert first.returncode == 0, err
-    assert out.strip() == f"wrote {path}"
+    assert f"wrote {path}" in out  # the closing summary names the store
     assert not Path(lock_path(str(path))).exists()
     assert main(_cli(job, tmp_path / "calm.zarr")[3:]) == 0
     ds, calm = open_result(path, verify=True), open_result(tmp_path / "calm.zarr")

@@ -98,7 +98,7 @@ def sim(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
     return simulate_variant_genome(
         out, contig_length=40_000, window=200, n_pairs=20, n_lone_motifs=5, n_decoy_motifs=10,
-        n_random_variants=10, seed=1,
+        n_random_variants=10, seed=1, revcomp=0.5,  # motifs on both strands
     )
 
 

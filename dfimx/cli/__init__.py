@@ -19,6 +19,7 @@ import sys
 from dfimx.cli import check, demo, export, report, run, variants
 from dfimx.cli.options import EXIT_INPUT_ERROR, common_options, flag_message
 from dfimx.errors import InputError
+from dfimx.logs import quiet_native_logs
 from dfimx.version import __version__
 
 #: Settings that messages about a store may name, whichever command reports them.
@@ -39,17 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
         "features from neural networks.",
     )
     parser.add_argument("--version", action="version", version=f"dfimx {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's and absl's own log lines (hidden by default)")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (run, variants, export, report, check, demo):
         command.add_parser(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+def main(argv: list[str] | None = None, *, quiet_logs: bool | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    ``quiet_logs`` filters TensorFlow's and absl's log lines out of stderr
+    (:func:`dfimx.logs.quiet_native_logs`) unless ``--verbose`` is given; by default it
+    does so when the arguments come from the process's own command line (``argv`` None),
+    so that calls from Python keep their stderr as it is.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if (argv is None if quiet_logs is None else quiet_logs) and not args.verbose:
+        quiet_native_logs()
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

@@ -42,6 +42,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """Add ``check`` to the subparsers of the ``dfimx`` command."""
-    p = sub.add_parser("check", help="check that a store is whole (every chunk and checksum)")
-    p.add_argument("store")
+    p = sub.add_parser(
+        "check", help="check that a store is whole (every chunk and checksum)",
+        epilog="examples:\n  dfimx check out.zarr\n  dfimx check s3://bucket/run.zarr\n"
+        "exit status 0: whole; 2: a problem (each listed on one line)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("store", help="a dfimx store (path or fsspec URL)")
     p.set_defaults(func=cmd_check)

@@ -10,6 +10,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import shlex
 import sys
@@ -20,7 +21,13 @@ from typing import Any
 import yaml
 
 from dfimx.errors import InputError
-from dfimx.settings import Settings, check_execution
+from dfimx.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_NULLS,
+    NULL_KINDS,
+    Settings,
+    check_execution,
+)
 
 #: Exit status of a run refused for bad input.
 EXIT_INPUT_ERROR = 2
@@ -89,37 +96,116 @@ def workers_value(text: str) -> int | str:
                                          ) from None
 
 
-def common_options(p: argparse.ArgumentParser) -> None:
-    """Add the options shared by ``run`` and ``scan-variants`` (method, null, model, execution)."""
-    d = Settings()
+def choices_text(choices: Collection[str]) -> str:
+    """The choices of an option as its help lists them: ``a, b or c``.
+
+    Examples
+    --------
+    >>> choices_text(("sum", "abs_sum", "max_abs"))
+    'sum, abs_sum or max_abs'
+    """
+    items = [str(c) for c in choices]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def reference_defaults(defaults: Settings) -> str:
+    """The default ``--reference`` per method, as the help states it (from :class:`Settings`).
+
+    Examples
+    --------
+    >>> reference_defaults(Settings())
+    'gc for deeplift, dinuc for deepshap, zeros otherwise'
+    """
+    from dfimx.attribution import METHODS  # the method registry, as Settings reads it
+
+    refs = {m: dataclasses.replace(defaults, method=m, reference=None).validate().reference
+            for m in METHODS}
+    common = max(sorted(set(refs.values())), key=list(refs.values()).count)
+    named = [f"{ref} for {m}" for m, ref in refs.items() if ref != common]
+    return ", ".join(named + [f"{common} otherwise"])
+
+
+def null_defaults() -> str:
+    """The default ``--null`` per plan, as the help states it (:data:`DEFAULT_NULLS`).
+
+    Examples
+    --------
+    >>> null_defaults()
+    'context for elements and mut_dict plans, dinuc for scan and variants plans'
+    """
+    by_null: dict[str, list[str]] = {}
+    for plan, null in DEFAULT_NULLS.items():
+        by_null.setdefault(null, []).append(plan)
+    return ", ".join(f"{null} for {' and '.join(plans)} plans"
+                     for null, plans in by_null.items())
+
+
+def level_defaults(levels: dict[str, str]) -> str:
+    """The default ``--null-level`` per null, as the help states it.
+
+    Examples
+    --------
+    >>> level_defaults({"context": "distance"})
+    'distance for the context null, global otherwise'
+    """
+    named = [f"{level} for the {null} null" for null, level in levels.items()]
+    return ", ".join(named + ["global otherwise"])
+
+
+def common_options(p: argparse.ArgumentParser, defaults: dict[str, Any] | None = None, *,
+                   chunk_help: str = "sequences per task and Zarr region (default: from the "
+                   "plan, <= 512)") -> None:
+    """Add the options shared by ``run`` and ``scan-variants`` (method, null, model, execution).
+
+    The help states the defaults of :class:`Settings` with ``defaults`` (the fields a
+    command sets otherwise, e.g. :data:`dfimx.settings.VARIANT_DEFAULTS`) applied, and the
+    choices of each option from the registries the settings are checked against.
+    """
+    from dfimx.attribution import METHODS, REFERENCES  # the registries Settings checks
+    from dfimx.dfim.maps import REDUCTIONS  # idem
+    from dfimx.mutants import MUTATION_MODES  # idem
+    from dfimx.stats.finalize import DEFAULT_NULL_LEVELS  # idem
+    from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS  # idem
+
+    d = dataclasses.replace(Settings(), **(defaults or {}))
+    methods = [m for m in METHODS if not m.startswith("deeplift-package:")]
     g = p.add_argument_group("method")
-    g.add_argument("--method", default=None, help=f"attribution method (default {d.method})")
-    g.add_argument("--reference", default=None,
-                   help="zeros, gc or dinuc (default: gc for deeplift, dinuc for deepshap, "
-                   "zeros otherwise)")
-    g.add_argument("--n-references", type=int, default=None,
-                   help=f"references per sequence for dinuc/deepshap (default {d.n_references})")
-    g.add_argument("--mutation", default=None,
-                   help="element replacement: gc, zeros or shuffle (default gc, the GC "
-                        "background that is also DeepLIFT's default reference)")
-    g.add_argument("--n-shuffles", type=int, default=None,
-                   help=f"shuffles per element in --mutation shuffle (default {d.n_shuffles})")
-    g.add_argument("--gc", type=float, default=None,
-                   help=f"GC fraction of gc backgrounds ({d.gc})")
-    g.add_argument("--score", default=None, help="sum, abs_sum or max_abs (default sum)")
-    g.add_argument("--steps", type=int, default=None, help="integrated-gradients steps")
+    g.add_argument("--method", default=None, metavar="NAME",
+                   help=f"attribution method: {choices_text(methods)}, or "
+                   f"deeplift-package:MODE for the deeplift package (default {d.method})")
+    g.add_argument("--reference", default=None, metavar="KIND",
+                   help=f"attribution reference: {choices_text(REFERENCES)} (default: "
+                   f"{reference_defaults(d)})")
+    g.add_argument("--n-references", type=int, default=None, metavar="K",
+                   help=f"shuffled references per sequence for dinuc (default {d.n_references})")
+    g.add_argument("--mutation", default=None, metavar="KIND",
+                   help=f"how a source element is replaced: {choices_text(MUTATION_MODES)} "
+                   f"(default {d.mutation}; gc is a GC background, also DeepLIFT's default "
+                   "reference)")
+    g.add_argument("--n-shuffles", type=int, default=None, metavar="K",
+                   help=f"shuffles per element averaged with --mutation shuffle (default "
+                   f"{d.n_shuffles})")
+    g.add_argument("--gc", type=float, default=None, metavar="FRACTION",
+                   help=f"GC fraction of gc backgrounds (default {d.gc})")
+    g.add_argument("--score", default=None, metavar="REDUCTION",
+                   help=f"reduction of the delta profile over a target: "
+                   f"{choices_text(REDUCTIONS)} (default {d.score})")
+    g.add_argument("--steps", type=int, default=None, metavar="K",
+                   help=f"integrated_gradients steps (default {IG_STEPS})")
     g = p.add_argument_group("null model")
-    g.add_argument("--null", default=None, help="context, dinuc, shuffle or none (default context)")
-    g.add_argument("--null-draws", type=int, default=None,
+    g.add_argument("--null", default=None, metavar="KIND",
+                   help=f"null: {choices_text(NULL_KINDS)} (default {d.null or null_defaults()})")
+    g.add_argument("--null-draws", type=int, default=None, metavar="K",
                    help=f"shuffled copies per sequence (default {d.null_draws})")
-    g.add_argument("--pvalue", default=None, help="empirical or gaussian (default empirical)")
-    g.add_argument("--null-level", default=None,
-                   help="global, task, map, distance, element or target (default: distance for "
-                        "--null context, else global)")
+    g.add_argument("--pvalue", default=None, metavar="KIND",
+                   help=f"p-values: {choices_text(PVALUE_KINDS)} (default {d.pvalue})")
+    g.add_argument("--null-level", default=None, metavar="LEVEL",
+                   help=f"null scores pooled per: {choices_text(NULL_LEVELS)} "
+                   f"(default {d.null_level or level_defaults(DEFAULT_NULL_LEVELS)})")
     g.add_argument("--keep-null", action="store_true", default=None,
-                   help="store null_interaction_score")
+                   help="store null_interaction_score (default: removed once p-values exist)")
     g = p.add_argument_group("model")
-    g.add_argument("--task", action="append", default=None,
+    g.add_argument("--task", action="append", default=None, metavar="NAME|INDEX",
                    help="task name or index to score (repeatable; default all)")
     g.add_argument("--output-layer", default=None, choices=["logit", "output"],
                    help="score the pre-activation logit (default) or the output")
@@ -129,24 +215,34 @@ def common_options(p: argparse.ArgumentParser) -> None:
                    help="import this Python file for the model's custom layers (trusted "
                    "code: it runs)")
     g = p.add_argument_group("execution")
-    g.add_argument("--seed", type=int, default=None)
-    g.add_argument("--chunk-size", type=int, default=None,
-                   help="sequences per task and Zarr region (default: from the plan, <= 512)")
-    g.add_argument("--batch-size", type=int, default=None, help="model batch size (256)")
-    g.add_argument("--workers", type=workers_value, default=None,
-                   help="local worker processes (0: in this process; default auto)")
-    g.add_argument("--scheduler", default=None, help="connect to tcp://HOST:PORT")
+    g.add_argument("--seed", type=int, default=None,
+                   help=f"seed of every random draw (default {d.seed})")
+    g.add_argument("--chunk-size", type=int, default=None, metavar="N", help=chunk_help)
+    g.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help=f"model batch size (default {DEFAULT_BATCH_SIZE})")
+    g.add_argument("--workers", type=workers_value, default=None, metavar="N|auto",
+                   help="local worker processes (0: in this process; default auto: in this "
+                   "process unless the run is large)")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="connect to a running Dask scheduler")
     g.add_argument("--resume", action="store_true", default=None,
                    help="finish an interrupted store")
     g.add_argument("--overwrite", action="store_true", default=None,
                    help="replace an unfinished dfimx store (never one dfimx did not write)")
-    g.add_argument("--keep-delta", action="store_true", default=None, help="store delta")
+    g.add_argument("--keep-delta", action="store_true", default=None,
+                   help="store delta (large: sources x positions x bases per sequence)")
     g.add_argument("--keep-importance", action="store_true", default=None,
                    help="store seq_importance")
-    g.add_argument("--no-progress", action="store_true", default=None)
-    g.add_argument("--config", default=None, help="YAML file with the same options")
+    g.add_argument("--no-progress", action="store_true", default=None,
+                   help="no progress bar")
+    g.add_argument("--config", default=None, metavar="YAML",
+                   help="YAML file with the same options (the command line overrides it)")
     # merge_config reads the type of each option from the parser that defined it
     p.set_defaults(option_parser=p)
+
+
+#: Steps of integrated gradients when --steps is not given (the method's own default).
+IG_STEPS = 32
 
 
 _SETTING_KEYS = {

@@ -1,5 +1,9 @@
 """Plan from an elements table: each source element mutated, each target element scored.
 
+The elements can also come from motif hits (:func:`motif_elements`, :func:`plan_motifs`):
+each hit of a MEME motif in a sequence is an element, both source and target, named
+after its motif, as ``dfimx run --motifs`` does.
+
 Examples
 --------
 >>> import pandas as pd
@@ -14,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +26,8 @@ import pandas as pd
 import xarray as xr
 
 from dfimx.errors import InputError
+from dfimx.io.meme import load_motifs
+from dfimx.motifs.scan import scan_motifs
 from dfimx.plans.common import (
     Interval,
     SequenceFrame,
@@ -36,6 +43,8 @@ _MAX_COORD = 2**53
 
 #: Roles of an element: mutated (source), scored (target) or both (the default).
 ROLES = ("source", "target", "both")
+#: Motif hits kept per sequence by :func:`motif_elements` (the most significant).
+DEFAULT_MAX_MOTIF_ELEMENTS = 16
 
 
 def read_elements(path: str | os.PathLike) -> pd.DataFrame:
@@ -149,4 +158,84 @@ def plan_elements(
     return out
 
 
-__all__ = ["ROLES", "plan_elements", "read_elements"]
+def motif_elements(
+    ds: xr.Dataset,
+    motifs: Mapping[str, np.ndarray] | str | os.PathLike,
+    *,
+    p_value_threshold: float = 1e-4,
+    max_per_seq: int = DEFAULT_MAX_MOTIF_ELEMENTS,
+) -> pd.DataFrame:
+    """An elements table from the motif hits in the sequences of ``ds``.
+
+    Hits come from :func:`dfimx.motifs.scan.scan_motifs` (exact p-values, both strands);
+    a motif found on both strands at one start counts once (the more significant);
+    each sequence keeps its ``max_per_seq`` most significant hits.  Elements are named
+    after their motif and have role ``both``; overlapping hits of different motifs are
+    both kept (their pair is not scored, as for any overlapping elements).  The table
+    also has the columns ``strand`` and ``p_value``.
+
+    Examples
+    --------
+    >>> from dfimx.sequences import from_strings
+    >>> pwm = np.eye(4)[[0, 2, 0, 3, 0, 0, 2, 0]] * 0.9 + 0.025     # AGATAAGA
+    >>> ds = from_strings(["CCAGATAAGACCCCTCTTATCTCC"], ids=["s"])
+    >>> motif_elements(ds, {"GATA": pwm})[["seq", "start", "end", "name", "strand"]]
+    ...                                                   # doctest: +NORMALIZE_WHITESPACE
+      seq  start  end  name strand
+    0   s      2   10  GATA      +
+    1   s     14   22  GATA      -
+    """
+    if int(max_per_seq) < 1:
+        raise InputError(f"max_motif_elements must be at least 1, got {max_per_seq}",
+                         option="max_motif_elements")
+    if not 0.0 < float(p_value_threshold) <= 1.0:
+        raise InputError(f"p_value_threshold must lie in (0, 1], got {p_value_threshold}",
+                         option="p_value_threshold")
+    motif_set = motifs if isinstance(motifs, Mapping) else load_motifs(motifs)
+    if not motif_set:
+        raise InputError(f"{motifs}: no motifs found")
+    hits = scan_motifs(np.asarray(ds["seq_onehot"].values), motif_set,
+                       p_value_threshold=float(p_value_threshold))
+    hits = hits.sort_values("p_value", kind="stable").drop_duplicates(
+        ["seq_index", "name", "start"])
+    hits = hits.groupby("seq_index", sort=False).head(int(max_per_seq))
+    hits = hits.sort_values(["seq_index", "start", "name"], kind="stable")
+    ids = np.asarray(ds["seq_id"].values).astype(str)
+    table = pd.DataFrame({
+        "seq": ids[hits["seq_index"].to_numpy(np.int64)] if len(hits) else [],
+        "start": hits["start"].to_numpy(np.int64),
+        "end": hits["end"].to_numpy(np.int64),
+        "name": hits["name"].astype(str).to_numpy(),
+        "role": "both",
+        "strand": hits["strand"].astype(str).to_numpy(),
+        "p_value": hits["p_value"].to_numpy(np.float64),
+    }).reset_index(drop=True)
+    table.attrs["source"] = str(motifs) if not isinstance(motifs, Mapping) else "<motifs>"
+    return table
+
+
+def plan_motifs(
+    ds: xr.Dataset,
+    motifs: Mapping[str, np.ndarray] | str | os.PathLike,
+    *,
+    p_value_threshold: float = 1e-4,
+    max_per_seq: int = DEFAULT_MAX_MOTIF_ELEMENTS,
+) -> xr.Dataset:
+    """The element plan of the motif hits in ``ds`` (:func:`motif_elements`).
+
+    Raises :class:`InputError` naming the motif file when no sequence has a hit.
+    """
+    table = motif_elements(ds, motifs, p_value_threshold=p_value_threshold,
+                           max_per_seq=max_per_seq)
+    if len(table) == 0:
+        raise InputError(f"{table.attrs['source']}: no motif hit at p < {p_value_threshold} in "
+                         f"any of the {ds.sizes['seq']} sequences", option="p_value_threshold")
+    out = plan_elements(ds, table, source=table.attrs["source"])
+    out.attrs["elements_from"] = "motifs"  # the plan stays "elements": symmetric pairs
+    out.attrs["motif_p_value_threshold"] = float(p_value_threshold)
+    out.attrs["motif_hits"] = int(len(table))
+    return out
+
+
+__all__ = ["DEFAULT_MAX_MOTIF_ELEMENTS", "ROLES", "motif_elements", "plan_elements",
+           "plan_motifs", "read_elements"]

@@ -45,7 +45,7 @@ from dfimx.alphabet import BASES, DEFAULT_GC, gc_background
 from dfimx.io.fasta import write_fasta
 from dfimx.io.meme import write_meme
 from dfimx.motifs.pwm import sample_motif
-from dfimx.simulate.sequences import choose_motifs, place_elements
+from dfimx.simulate.sequences import SEQUENCE_REVCOMP, choose_motifs, place_elements
 
 __all__ = ["GENOME_REVCOMP", "SimulatedVariants", "TRUTH_COLUMNS", "simulate_variant_genome"]
 
@@ -67,8 +67,10 @@ TRUTH_COLUMNS = (
     "partner_end",
 )
 #: Default probability that :func:`simulate_variant_genome` plants a motif on the minus
-#: strand.
-GENOME_REVCOMP = 0.5
+#: strand: the same as :func:`dfimx.simulate.simulate_sequences`' (forward strand only), so
+#: that a model trained on simulated sequences sees the genome's motifs as it learned them.
+#: Pass ``revcomp=0.5`` to both for motifs on either strand.
+GENOME_REVCOMP = SEQUENCE_REVCOMP
 
 
 @dataclass

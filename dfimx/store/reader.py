@@ -36,6 +36,7 @@ from dfimx.store.location import (
     storage_options_for,
     store_object,
 )
+from dfimx.store.view import user_view
 
 #: The store variable recording which regions are written.
 REGION_VAR = inventory.MARKS
@@ -248,14 +249,14 @@ def open_result(
         if complete:
             warnings.warn(f"{path}: written without an inventory (an older dfimx): its "
                           "chunks cannot be checked", UserWarning, stacklevel=2)
-        return ds
+        return user_view(ds)
     names = _checked_names(ds, inv, complete)
     _raise_problems(path, inv, inventory.problems(inv, inventory.listing(path, so), names,
                                                   whole=complete))
     if verify:
         _raise_problems(path, inv, inventory.verify(store_object(path, so, read_only=True),
                                                     inv, names))
-    return ds
+    return user_view(ds)
 
 
 def _checked_names(ds: xr.Dataset, inv: inventory.Inventory, complete: bool) -> list[str]:

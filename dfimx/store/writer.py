@@ -54,6 +54,7 @@ from dfimx.store.location import (
 from dfimx.store.lock import locked, new_run_id
 from dfimx.store.reader import REGION_VAR, open_result, region_status
 from dfimx.store.resume import assess, check_resumable, choose_target, write_run_attrs
+from dfimx.store.view import consolidate, unconsolidate, with_registry_attrs
 from dfimx.variables import names_with_role
 
 #: Codec of the float variables: Zstandard at level 1 writes about 1.7x faster than the
@@ -210,7 +211,7 @@ def _progress_bar(total: int, *, initial: int, enabled: bool) -> Any:
         return _NoProgress()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="region", desc="dfimx", file=sys.stderr,
+    return tqdm(total=total, initial=initial, unit="seq", desc="dfimx", file=sys.stderr,
                 disable=not enabled, dynamic_ncols=True)
 
 
@@ -265,7 +266,7 @@ def write_store(
         Replace an unfinished dfimx store (or discard an interrupted replacement) rather
         than refuse; never deletes a store that dfimx did not write.
     progress
-        Show a progress bar (regions) on stderr.
+        Show a progress bar (sequences written) on stderr.
     batch_regions
         Regions per submitted graph (default 1024): bounds the size of each graph.
     finalize
@@ -330,7 +331,7 @@ class _Job:
         self.regions = _regions(chunks)
         self.bounds = [0] + [sl.stop for sl in self.regions]
         self.zchunk = zarr_seq_chunk(chunks)
-        lazy = _stringify(_drop_encodings(result))
+        lazy = with_registry_attrs(_stringify(_drop_encodings(result)))
         self.dask_vars = [name for name, var in lazy.variables.items()
                           if "seq" in var.dims and isinstance(var.data, da.Array)]
         computed = set(names_with_role("output"))
@@ -380,6 +381,7 @@ def _write(job: _Job, work: str, so: StorageOptions, lock: Any, *, fresh: bool,
         elif repair.nothing:
             return
         else:
+            unconsolidate(work, so)
             group = open_group(work, so, "r+")
             group.attrs["dfimx_complete"] = False
             write_run_attrs(group, lock, created=False)
@@ -417,6 +419,7 @@ def _seal(work: str, so: StorageOptions, before_complete: Callable[[str], None] 
             raise
     group.attrs["dfimx_variables"] = names
     group.attrs["dfimx_complete"] = True
+    consolidate(work, so)
 
 
 def _rewrite_template(job: _Job, work: str, so: StorageOptions, names: Sequence[str]) -> None:
@@ -435,6 +438,7 @@ def _create(job: _Job, path: str, so: StorageOptions, lock: Any) -> None:
     remove_store(path, so)
     template = job.lazy.copy()
     template[REGION_VAR] = ("region", np.zeros(len(job.regions), bool))
+    template = with_registry_attrs(template)
     encoding = dict(job.encoding)
     encoding[REGION_VAR] = {"chunks": (1,)}
     template.attrs.update({
@@ -477,19 +481,21 @@ def _compute_regions(job: _Job, names: list[str], todo: list[int], path: str,
                      *[blocks[name][i] for name in names],
                      dask_key_name=f"dfimx-write-{token}-{i}")
 
-    bar = _progress_bar(len(regions), initial=len(regions) - len(todo), enabled=progress)
+    sizes = [sl.stop - sl.start for sl in regions]
+    bar = _progress_bar(sum(sizes), initial=sum(sizes) - sum(sizes[i] for i in todo),
+                        enabled=progress)
     try:
         client = _active_client()
         if client is not None:
-            _run_distributed(client, job_of, todo, bar, batch_regions)
+            _run_distributed(client, job_of, todo, bar, batch_regions, sizes)
         else:
-            _run_local(job_of, todo, bar, batch_regions)
+            _run_local(job_of, todo, bar, batch_regions, sizes)
     finally:
         bar.close()
 
 
 def _run_distributed(client: Any, job: Callable[[int], Any], todo: list[int], bar: Any,
-                     batch_regions: int) -> None:
+                     batch_regions: int, sizes: Sequence[int]) -> None:
     """Submit regions as futures, ``batch_regions`` per graph, two batches in flight."""
     from distributed import as_completed
 
@@ -509,8 +515,7 @@ def _run_distributed(client: Any, job: Callable[[int], Any], todo: list[int], ba
         in_flight += submit()
     try:
         for future in done_stream:
-            future.result()  # raises the task's error
-            bar.update(1)
+            bar.update(sizes[future.result()])  # raises the task's error
             in_flight -= 1
             if pending and in_flight <= batch_regions:
                 in_flight += submit()
@@ -520,14 +525,15 @@ def _run_distributed(client: Any, job: Callable[[int], Any], todo: list[int], ba
         raise
 
 
-def _run_local(job: Callable[[int], Any], todo: list[int], bar: Any, batch_regions: int) -> None:
+def _run_local(job: Callable[[int], Any], todo: list[int], bar: Any, batch_regions: int,
+               sizes: Sequence[int]) -> None:
     from dask.callbacks import Callback
 
     class _Progress(Callback):
         def _posttask(self, key, result, dsk, state, worker_id):  # noqa: ANN001
             name = key[0] if isinstance(key, tuple) else key
             if isinstance(name, str) and name.startswith("dfimx-write-"):
-                bar.update(1)
+                bar.update(sizes[int(name.rsplit("-", 1)[1])])
 
     with _Progress():
         for lo in range(0, len(todo), batch_regions):
@@ -542,11 +548,16 @@ def add_variables(path: str | os.PathLike, new: xr.Dataset, *,
     """
     path = str(path)
     so = storage_options_for(path, storage_options)
-    new = new.drop_vars(["task", "base"], errors="ignore")
+    held = set(open_group(path, so, "r").array_keys())
+    new = new.drop_vars([n for n in new.coords if n in held or n in ("task", "base")])
+    new = with_registry_attrs(new)
     for v in new.variables.values():
         v.encoding = {}
+    was = unconsolidate(path, so)
     new.to_zarr(zarr_store(path, so, read_only=False), mode="a", zarr_format=3,
                 consolidated=False, write_empty_chunks=True)
+    if was:
+        consolidate(path, so)
 
 
 def remove_variables(path: str | os.PathLike, names: Iterable[str], *,
@@ -554,10 +565,13 @@ def remove_variables(path: str | os.PathLike, names: Iterable[str], *,
     """Delete the named arrays (e.g. the null scores once p-values exist) from a store."""
     path = str(path)
     so = storage_options_for(path, storage_options)
+    was = unconsolidate(path, so)
     group = open_group(path, so, "r+")
     for name in names:
         if name in group:
             del group[name]
+    if was:
+        consolidate(path, so)
 
 
 __all__ = ["DEFAULT_BATCH_REGIONS", "FLOAT_COMPRESSOR", "add_variables", "remove_variables",
