@@ -237,5 +237,5 @@ def __getattr__(name: str) -> Any:
 # NULL_LEVELS and PVALUE_KINDS (of dfimx.stats.pvalues) are served by __getattr__
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_NULLS", "DEFAULT_P_VALUE_THRESHOLD",
            "DEFAULT_REFERENCES", "DEFAULT_VARIANT_CHUNK", "DEMO_N", "DEMO_WORKERS",
-           "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS", "Settings", "VARIANT_DEFAULTS",
+           "NULL_KINDS", "Settings", "VARIANT_DEFAULTS",
            "at_least_one", "check_execution"]

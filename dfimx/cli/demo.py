@@ -32,8 +32,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", default="dfimx-demo",
                    help="output directory (default dfimx-demo)")
     p.add_argument("--workers", type=workers_value, default=DEMO_WORKERS, metavar="N|auto",
-                   help=f"local worker processes (default {DEMO_WORKERS}: in this process unless the "
-                   "run is large; 0: this process)")
+                   help=f"local worker processes (default {DEMO_WORKERS}: in this process "
+                   "unless the run is large; 0: this process)")
     p.add_argument("-n", type=int, default=None,
                    help=f"number of simulated sequences (default {DEMO_N})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

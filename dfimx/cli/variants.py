@@ -57,6 +57,7 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     """
     # the engine (Dask, xarray, Zarr; TensorFlow with the model) loads only for this command
     from dfimx.run import scan_variants
+
     # (as the run above) the store, to print its summary
     from dfimx.store import open_result
 
