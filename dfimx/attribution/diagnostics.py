@@ -22,7 +22,7 @@ DEBUG_TOLERANCE = 1e-3
 
 #: Fraction of ``max(|f(x)|, |f(ref)|)`` below which a difference is float rounding: the
 #: smallest scale a relative violation is measured against.
-OUTPUT_ROUNDING = 1e-3
+OUTPUT_ROUNDING = 1e-2
 
 #: Relative violation above which a run warns and its report flags the attributions.
 RUN_TOLERANCE = 1e-3
@@ -86,7 +86,7 @@ def summation_delta_violation(
 
     ``contributions`` is ``(B, L, 4, T)`` (per input/reference pair), ``f_x`` and ``f_ref``
     are ``(B, T)``.  The relative violation divides ``|sum(c) - (f(x) - f(r))|`` by
-    ``max(|f(x) - f(r)|, sum(|c|), 1e-3 max(|f(x)|, |f(r)|))``: the scale of float
+    ``max(|f(x) - f(r)|, sum(|c|), 1e-2 max(|f(x)|, |f(r)|))``: the scale of float
     rounding in the sum, and at least a small fraction of the outputs themselves.
 
     Examples
@@ -113,7 +113,8 @@ def violation_from_sums(
     fx, fr = np.asarray(f_x, np.float64), np.asarray(f_ref, np.float64)
     delta = fx - fr
     err = np.abs(np.asarray(total, np.float64) - delta)
-    # float rounding of f itself (~1e-7 |f|) is no violation where f(x) = f(ref)
+    # float rounding of f itself (~1e-7 |f|, batch-size dependent) is no violation where
+    # f(x) = f(ref): measured against at least 1e-2 |f|, it stays near 1e-5
     floor = np.maximum(OUTPUT_ROUNDING * np.maximum(np.abs(fx), np.abs(fr)), 1e-12)
     rel = err / np.maximum(np.maximum(np.abs(delta), abs_total), floor)
     return float(err.max(initial=0.0)), float(rel.max(initial=0.0))
