@@ -36,8 +36,10 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     """
     # the engine (Dask, xarray, Zarr; TensorFlow with the model) loads only for this command
     from dfimx.plans.variants import DEFAULT_MAX_CIS_VARIANTS, DEFAULT_MAX_MOTIF_TARGETS
+
     # (as the plan's defaults above) the run itself
     from dfimx.run import DEFAULT_VARIANT_METHOD, scan_variants
+
     # (as the run above) the store, to print its summary
     from dfimx.store import open_result
 
