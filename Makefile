@@ -31,7 +31,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check dfimx tests bench
 
-bench: $(STAMP)
+$(VENV)/.dfimx-bench: pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $(VENV)/.dfimx-bench
+
+bench: $(STAMP) $(VENV)/.dfimx-bench
 	$(BIN)/python -m bench
 
 clean:

@@ -32,6 +32,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
                                    "--name", "native_vs_deeplift_1_task"]),
     ("stats", [str(HERE / "bench_stats.py"), "--n", "1e7", "--chunk", "1e6"]),
     ("variants", [str(HERE / "bench_variants.py")]),
+    ("peers", ["-m", "bench.bench_peers"]),
 ]
 
 

@@ -223,9 +223,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=["perbase", "attribution", "ism"])
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--n-small", type=int, default=64, help="sequences, small net")
-    ap.add_argument("--n-mid", type=int, default=8, help="sequences, mid net")
-    ap.add_argument("--n-ism", type=int, default=2, help="sequences, ISM")
+    ap.add_argument("--n-small", type=int, default=192, help="sequences, small net")
+    ap.add_argument("--n-mid", type=int, default=12, help="sequences, mid net")
+    ap.add_argument("--n-ism", type=int, default=1, help="sequences, ISM")
+    ap.add_argument("--ism-repeats", type=int, default=1,
+                    help="timed ISM rounds (after the untimed equality check)")
     args = ap.parse_args()
     peers = _peers()
     tmp = tempfile.mkdtemp(prefix="dfimx-peers-")
@@ -233,10 +235,10 @@ def main() -> None:
         perbase("small", args.n_small, args.repeats, peers, tmp)
         perbase("mid", args.n_mid, args.repeats, peers, tmp)
     if "attribution" in args.only:
-        attribution("small", 8 * args.n_small, args.repeats, peers)
-        attribution("mid", 8 * args.n_mid, args.repeats, peers)
+        attribution("small", 2 * args.n_small, args.repeats, peers)
+        attribution("mid", args.n_mid, args.repeats, peers)
     if "ism" in args.only:
-        ism(args.n_ism, args.repeats, peers)
+        ism(args.n_ism, args.ism_repeats, peers)
 
 
 if __name__ == "__main__":
