@@ -37,7 +37,14 @@ test: $(TEST_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check dfimx tests bench
 
-bench: $(TEST_STAMP)
+# the PyTorch peers of `make bench` (tangermeme, captum): torch's CPU build, pinned so that
+# pip takes the CPU wheel where one is provided and never pulls a CUDA build by itself
+$(VENV)/.dfimx-bench: pyproject.toml | $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $(VENV)/.dfimx-bench
+
+bench: $(TEST_STAMP) $(VENV)/.dfimx-bench
 	$(BIN)/python -m bench
 
 clean:

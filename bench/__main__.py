@@ -34,6 +34,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("variants", [str(HERE / "bench_variants.py")]),
     ("null_calibration", [str(HERE / "bench_null_calibration.py")]),
     ("tasks", ["-m", "bench.bench_tasks"]),
+    ("peers", ["-m", "bench.bench_peers"]),
 ]
 
 

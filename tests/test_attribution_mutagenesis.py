@@ -64,9 +64,10 @@ def test_fast_ism_equals_naive_ism_on_dilated_convolutions():
         assert split.ok and (split.lo, split.hi, split.stride) == reach, (head, split.why)
         fast = A.ism(scorer, X, batch_size=70)
         naive = A.ism(scorer, X, batch_size=70, fast=False)
-        scale = np.abs(naive).max()
-        assert scale > 1e-3
-        np.testing.assert_allclose(fast, naive, rtol=0, atol=1e-5 * scale, err_msg=head)
+        assert np.abs(naive).max() > 1e-3
+        # float32 round-off of the outputs the ISM values are differences of
+        scale = np.abs(scorer.predict(X)).max()
+        np.testing.assert_allclose(fast, naive, rtol=0, atol=2e-6 * scale, err_msg=head)
 
 
 def test_fast_ism_falls_back_where_the_model_has_no_convolutional_trunk():

@@ -181,7 +181,12 @@ def _analyse(network: Any, length: int) -> ConvSplit:
     head_nodes = [n for n in nodes if not all(id(x) in local for x in n.outputs)]
     if split.shape[1] is None:
         return ConvSplit(False, why="trunk output length unknown")
-    return ConvSplit(True, trunk=(trunk_nodes, inp, split), head=(head_nodes, split, out),
+    readers = [n for n in head_nodes if any(id(x) == split_id for x in n.input_tensors)]
+    mean = None  # a global average over positions, the only reader of the trunk output
+    if len(readers) == 1 and type(readers[0].operation).__name__ == "GlobalAveragePooling1D" \
+            and not readers[0].operation.get_config().get("keepdims", False):
+        mean = readers[0].outputs[0]
+    return ConvSplit(True, trunk=(trunk_nodes, inp, split), head=(head_nodes, split, out, mean),
                      lo=int(lo), hi=int(hi), stride=int(stride), length=int(length))
 
 
@@ -200,7 +205,7 @@ def conv_split(scorer: Scorer, length: int) -> ConvSplit:
             return ConvSplit(False, why=f"{type(exc).__name__}: {exc}")
         if not split.ok:
             return split
-        (t_nodes, t_in, t_out), (h_nodes, h_in, h_out) = split.trunk, split.head
+        (t_nodes, t_in, t_out), (h_nodes, h_in, h_out, mean) = split.trunk, split.head
 
         @tf.function(reduce_retracing=True)
         def trunk(x):
@@ -213,6 +218,15 @@ def conv_split(scorer: Scorer, length: int) -> ConvSplit:
 
         @tf.function(reduce_retracing=True)
         def patched_head(base, rows, dst, vals):
+            if mean is not None:
+                # a global average: the originals' means plus the changes / L', without
+                # forming the (rows, L', C) patched outputs
+                old = tf.gather_nd(base, tf.stack([tf.gather(rows, dst[:, 0]), dst[:, 1]], 1))
+                change = tf.math.unsorted_segment_sum(vals - old, dst[:, 0], tf.shape(rows)[0])
+                pooled = tf.gather(tf.reduce_mean(base, axis=1), rows) + change / tf.cast(
+                    tf.shape(base)[1], base.dtype)
+                y = _run(h_nodes, {id(mean): pooled}, h_out)
+                return tf.reshape(y, (tf.shape(rows)[0], scorer.n_tasks))
             # the originals' trunk outputs, one per row, with the changed positions written in
             z = tf.tensor_scatter_nd_update(tf.gather(base, rows), dst, vals)
             return head(z)
