@@ -301,7 +301,10 @@ def run_dfim(
     """
     settings = dataclasses.replace(settings or Settings(), **options)
     settings.validate()  # checked now; the default null is the plan's (below)
-    if (bed is None) != (genome is None) or (bed is None) == (sequences_input is None):
+    if (bed is None) != (genome is None):
+        raise InputError("bed and genome go together: the BED intervals are read from the "
+                         "genome FASTA", option="bed")
+    if (bed is None) == (sequences_input is None):
         raise InputError("give the sequences as a FASTA (or strings, one-hot, a dataset) or "
                          "as a BED file with its genome FASTA, not both", option="bed")
     if sum(x is not None for x in (elements, mut_dict, scan, motifs)) != 1:

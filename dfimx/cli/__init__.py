@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (run, variants, export, report, check, demo):
         command.add_parser(sub)
+    for command_parser in sub.choices.values():  # --verbose after the command works too
+        command_parser.add_argument("-v", "--verbose", action="store_true",
+                                    default=argparse.SUPPRESS,
+                                    help="show TensorFlow's and absl's own log lines")
     return parser
 
 

@@ -257,7 +257,7 @@ _SETTING_KEYS = {
 #: Options a ``--config`` file may not set: only the command line itself grants them.
 COMMAND_LINE_ONLY = ("unsafe_model", "custom_objects")
 #: Namespace entries that are not options.
-_NOT_OPTIONS = ("command", "func", "config", "option_parser")
+_NOT_OPTIONS = ("command", "func", "config", "option_parser", "verbose")
 _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
