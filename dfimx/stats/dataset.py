@@ -403,7 +403,8 @@ def pair_summary(
         limit=max_summary_size,
     )
     effect = score.replace("_score", "_effect_size")
-    if effect != score and effect in ds:  # the effect sizes' mean and median per pair
+    if q_var is not None and effect != score and effect in ds:
+        # the effect sizes' mean and median per pair, beside the significance columns
         e_var = _read(ds, effect, "interaction_p_value")
         eff = pair_table(_as_dask(e_var, chunks), None, *(_as_dask(v, chunks) for v in names),
                          _task_labels(ds, s_var), alpha=alpha, limit=max_summary_size)

@@ -273,7 +273,8 @@ def write_store(
         Called with the path written to after the last region, before the checks.
         Default: when ``result`` holds null scores, add their p-values, q-values and
         effect sizes as its attrs say (:func:`dfimx.stats.finalize.result_statistics`,
-        the same as ``dfimx run``) and drop the null unless ``keep_null``.
+        the same as ``dfimx run``); the null scores are kept (``dfimx run`` drops them
+        unless ``--keep-null``).
     before_complete
         Called with that path just before the store is marked complete; when it raises
         :class:`InputError` the store stays incomplete and a resume starts it again.
@@ -358,10 +359,8 @@ def _statistics(attrs: dict[str, Any], so: StorageOptions) -> Callable[[str], No
 
     def finalize(work: str) -> None:
         ds = open_result(work, allow_incomplete=True, storage_options=so)
-        new, nulls = result_statistics(ds, attrs=attrs)
-        add_variables(work, new, storage_options=so)
-        if not attrs.get("keep_null", False):
-            remove_variables(work, nulls, storage_options=so)
+        new, _ = result_statistics(ds, attrs=attrs)
+        add_variables(work, new, storage_options=so)  # the null scores stay as written
 
     return finalize
 
