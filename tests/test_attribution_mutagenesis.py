@@ -101,3 +101,20 @@ def test_ism_never_evaluates_the_observed_base(monkeypatch):
     out = mutagenesis.ism(build_scorer(model), X)
     assert sum(rows) == 2 * 3 * L + 1
     assert np.all(out[X == 1] == 0)
+
+
+def test_fast_ism_with_strided_pooling_and_a_ragged_end():
+    """Total stride 8 and lengths that are not a multiple of it: the crops at the right
+    end stay aligned and reach the end of the sequence."""
+    for length in (97, 99):
+        inp = keras.Input((length, 4))
+        h = keras.layers.Conv1D(5, 5, padding="same", activation="relu")(inp)
+        h = keras.layers.MaxPooling1D(4)(h)
+        h = keras.layers.Conv1D(4, 3, padding="same", activation="relu")(h)
+        h = keras.layers.AveragePooling1D(2)(h)
+        out = keras.layers.Dense(1)(keras.layers.Flatten()(h))
+        scorer = build_scorer(randomize_weights(keras.Model(inp, out), 0))
+        X = random_onehot(2, length, seed=length).astype(np.float32)
+        scale = np.abs(scorer.predict(X)).max()
+        np.testing.assert_allclose(A.ism(scorer, X), A.ism(scorer, X, fast=False), rtol=0,
+                                   atol=2e-6 * scale)

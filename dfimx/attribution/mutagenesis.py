@@ -265,8 +265,8 @@ def _crops(split: ConvSplit, starts: np.ndarray, ends: np.ndarray, n_out: int):
     width = np.minimum(width + (-width) % s, length)
     c0 = (np.maximum(0, qa * s + lo) // s) * s
     over = c0 + width > length
-    c0[over] = ((length - width[over]) // s) * s
-    c1 = np.minimum(length, c0 + width)
+    c0[over] = ((length - width[over]) // s) * s  # aligned: such crops end at the sequence end
+    c1 = np.where(over, length, np.minimum(length, c0 + width))
     return qa, qb, c0, c1
 
 
