@@ -37,6 +37,8 @@ from dfimx.variables import as_str
 
 __all__ = [
     "CountingScheduler",
+    "assert_p_values_agree",
+    "assert_same_to_round_off",
     "example_result",
     "example_store",
     "example_variants",
@@ -410,3 +412,41 @@ def small_cnn(length: int = 40, n_out: int = 1, seed: int = 0,
     out = keras.layers.Dense(n_out, activation=activation, name="head")(h)
     return keras.Model(inp, out)
 
+
+
+def assert_same_to_round_off(actual: Any, desired: Any, *, rtol: float = 1e-5,
+                             name: str = "") -> None:
+    """Assert two float arrays are equal up to float32 round-off of their largest value.
+
+    TensorFlow's CPU kernels may change the last bits of a row's result with its position
+    in a model batch, so results of different chunkings agree to round-off, not bitwise.
+    NaNs must be at the same places.
+
+    Examples
+    --------
+    >>> assert_same_to_round_off(np.array([1.0, np.nan]), np.array([1.0 + 1e-7, np.nan]))
+    """
+    a, d = np.asarray(actual, np.float64), np.asarray(desired, np.float64)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(d), err_msg=f"{name}: NaN pattern")
+    scale = float(np.nanmax(np.abs(d))) if np.isfinite(d).any() else 0.0
+    np.testing.assert_allclose(a, d, rtol=0, atol=rtol * scale + 1e-12, equal_nan=True,
+                               err_msg=name)
+
+
+def assert_p_values_agree(actual: Any, desired: Any, *, max_fraction: float = 0.01,
+                          alpha: float = 0.05, name: str = "") -> None:
+    """Assert two runs' p- (or q-) values agree: at most ``max_fraction`` of them differ
+    (scores that tie a null score within round-off) and as few calls at ``alpha`` change.
+
+    Examples
+    --------
+    >>> assert_p_values_agree(np.array([0.01, 0.5, np.nan]), np.array([0.01, 0.5, np.nan]))
+    """
+    a, d = np.asarray(actual, np.float64), np.asarray(desired, np.float64)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(d), err_msg=f"{name}: NaN pattern")
+    finite = np.isfinite(d)
+    n = max(1, int(finite.sum()))
+    differ = int((~np.isclose(a[finite], d[finite], rtol=1e-6, atol=0)).sum())
+    calls = int(((a[finite] < alpha) != (d[finite] < alpha)).sum())
+    assert differ <= max_fraction * n, f"{name}: {differ} of {n} values differ"
+    assert calls <= max_fraction * n, f"{name}: {calls} of {n} calls at {alpha} differ"

@@ -9,6 +9,7 @@ from dfimx.attribution import attribute
 from dfimx.dfim.kernel import dfim_block
 from dfimx.models import ModelSpec
 from dfimx.settings import Settings
+from dfimx.testing import assert_same_to_round_off
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +96,8 @@ def test_kernel_temporaries_do_not_grow_with_pairs_of_elements(monkeypatch):
     expect = dict(out)
     monkeypatch.undo()
     again = dfim_block(**inputs, spec=spec, settings=settings, symmetric=True)
-    for name, values in expect.items():  # the budgets never change a number
-        np.testing.assert_array_equal(values, again[name], err_msg=name)
+    for name, values in expect.items():  # the budgets change no number beyond round-off
+        assert_same_to_round_off(again[name], values, name=name)
 
 
 def test_per_base_scan_equals_explicit_substitutions(oracle_files):

@@ -13,7 +13,7 @@ from dfimx.run import run_dfim
 from dfimx.sequences import from_strings
 from dfimx.store import open_result
 from dfimx.tables import to_dataframe
-from dfimx.testing import random_onehot
+from dfimx.testing import assert_p_values_agree, assert_same_to_round_off, random_onehot
 
 
 def _random_elements(ids, length, rng, n_el=4, width=8):
@@ -89,9 +89,14 @@ def test_p_and_q_values_do_not_depend_on_chunks_or_workers(calibration_run, tmp_
                      elements=elements, progress=False, output=str(tmp_path / "c2.zarr"),
                      null_draws=8)
     other = to_dataframe(open_result(store))
-    for col in ("score", "p_value", "q_value", "symmetric_score", "symmetric_p_value",
-                "symmetric_q_value"):
-        np.testing.assert_array_equal(df[col].to_numpy(), other[col].to_numpy(), err_msg=col)
+    # scores agree to float32 round-off (TensorFlow's kernels may change a row's last bits
+    # with its place in a model batch); p- and q-values change only where a score ties a
+    # null score within that round-off
+    for col in ("score", "symmetric_score"):
+        assert_same_to_round_off(other[col].to_numpy(), df[col].to_numpy(), rtol=1e-3,
+                                 name=col)  # scores: differences of ~100x larger importances
+    for col in ("p_value", "q_value", "symmetric_p_value", "symmetric_q_value"):
+        assert_p_values_agree(other[col].to_numpy(), df[col].to_numpy(), name=col)
 
 
 def test_export_writes_the_pair_summary_beside_the_table(calibration_run, tmp_path):
