@@ -69,7 +69,7 @@ def classifier_simulation(n: int = 2000, length: int = 200, *, seed: int = 0,
     Examples
     --------
     >>> classifier_simulation(n=6, length=120).labels.tolist()
-    [0, 0, 1, 1, 0, 0]
+    [1, 0, 1, 0, 0, 0]
     """
     return simulate_sequences(n, length, seed=seed, gc=gc, n_decoys=(1, 2),
                               class_fractions=CLASSIFIER_FRACTIONS, id_prefix=id_prefix)
