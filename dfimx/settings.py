@@ -28,6 +28,33 @@ from dfimx.mutants import MUTATION_MODES
 #: Null distributions: distance-matched decoy sources in the real sequence (context, see
 #: :mod:`dfimx.dfim.context`), dinucleotide- or mononucleotide-shuffled sequences, or none.
 NULL_KINDS = ("context", "dinuc", "shuffle", "none")
+#: Reductions of a delta profile over a target (:mod:`dfimx.dfim.maps`).
+REDUCTIONS: tuple[str, ...] = ("sum", "abs_sum", "max_abs")
+#: How a score is compared with its null (:mod:`dfimx.stats.pvalues`).
+PVALUE_KINDS: tuple[str, ...] = ("empirical", "gaussian")
+#: Pools of null scores a p-value is computed against (named levels, see
+#: :mod:`dfimx.stats.pvalues`).
+NULL_LEVELS: tuple[str, ...] = ("global", "task", "map", "distance", "element", "target")
+#: Pooling level used when none is given: the context null pools its (already distance
+#: matched) decoy scores by distance bin across sequences, which keeps enough null draws
+#: per pool for BH at 8 draws (``target``, per target name and bin, needs many more: see
+#: the README); the shuffled nulls pool globally.
+DEFAULT_NULL_LEVELS: dict[str, str] = {"context": "distance"}
+
+
+def null_level_for(null: str, level: str | None) -> str:
+    """The pooling level of a run: ``level``, or the null kind's default.
+
+    Examples
+    --------
+    >>> null_level_for("context", None), null_level_for("dinuc", None)
+    ('distance', 'global')
+    >>> null_level_for("context", "map")
+    'map'
+    """
+    return level if level is not None else DEFAULT_NULL_LEVELS.get(null, "global")
+
+
 #: The null used when none is given, by plan (``ds.attrs["plan"]``), as measured on the
 #: simulations (README, "Defaults"): the context null for element plans; the
 #: dinucleotide shuffle for per-base scans and variant scans, where single-base decoys
@@ -48,6 +75,11 @@ VARIANT_DEFAULTS = {"method": "deepshap", "null_level": "distance"}
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_VARIANT_CHUNK = 64
 DEFAULT_P_VALUE_THRESHOLD = 1e-4
+#: Motif hits kept per sequence of ``run --motifs`` (the most significant), and the
+#: largest numbers of motif targets and of other variant sites (in cis) per variant window.
+DEFAULT_MAX_MOTIF_ELEMENTS = 16
+DEFAULT_MAX_MOTIF_TARGETS = 16
+DEFAULT_MAX_CIS_VARIANTS = 16
 #: Simulated sequences and local workers of ``dfimx demo`` (``auto``: in this process
 #: unless the run is large enough to pay for worker processes, see :func:`dfimx.run.local_workers`).
 DEMO_N = 240
@@ -114,9 +146,6 @@ class Settings:
         # the registries load here, not with this module: the command line's --help and
         # argument checks import it, and need neither the methods nor the statistics
         from dfimx.attribution import METHODS, REFERENCES
-        from dfimx.dfim.maps import REDUCTIONS  # (as above) the score reductions
-        from dfimx.stats.finalize import null_level_for  # (as above) the null's pooling
-        from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS  # (as above) the null's
 
         if not isinstance(self.method, str) or self.method not in METHODS:
             raise InputError(f"method: unknown method {self.method!r}; choose one of "
@@ -226,16 +255,9 @@ def _choice(option: str, value: Any, choices: tuple[str, ...]) -> None:
                          option=option)
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("NULL_LEVELS", "PVALUE_KINDS"):  # the statistics' names, loaded on first use
-        from dfimx.stats import pvalues  # xarray loads with the statistics, on first use
-
-        return getattr(pvalues, name)
-    raise AttributeError(f"module 'dfimx.settings' has no attribute {name!r}")
-
-
-# NULL_LEVELS and PVALUE_KINDS (of dfimx.stats.pvalues) are served by __getattr__
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_NULLS", "DEFAULT_P_VALUE_THRESHOLD",
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAX_CIS_VARIANTS", "DEFAULT_MAX_MOTIF_ELEMENTS",
+           "DEFAULT_MAX_MOTIF_TARGETS", "DEFAULT_NULLS", "DEFAULT_P_VALUE_THRESHOLD",
            "DEFAULT_REFERENCES", "DEFAULT_VARIANT_CHUNK", "DEMO_N", "DEMO_WORKERS",
-           "NULL_KINDS", "Settings", "VARIANT_DEFAULTS",
+           "DEFAULT_NULL_LEVELS", "NULL_KINDS", "NULL_LEVELS", "PVALUE_KINDS", "REDUCTIONS",
+           "Settings", "null_level_for", "VARIANT_DEFAULTS",
            "at_least_one", "check_execution"]

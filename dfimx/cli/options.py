@@ -23,8 +23,12 @@ import yaml
 from dfimx.errors import InputError
 from dfimx.settings import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_NULL_LEVELS,
     DEFAULT_NULLS,
     NULL_KINDS,
+    NULL_LEVELS,
+    PVALUE_KINDS,
+    REDUCTIONS,
     Settings,
     check_execution,
 )
@@ -162,10 +166,7 @@ def common_options(p: argparse.ArgumentParser, defaults: dict[str, Any] | None =
     choices of each option from the registries the settings are checked against.
     """
     from dfimx.attribution import METHODS, REFERENCES  # the registries Settings checks
-    from dfimx.dfim.maps import REDUCTIONS  # idem
     from dfimx.mutants import MUTATION_MODES  # idem
-    from dfimx.stats.finalize import DEFAULT_NULL_LEVELS  # idem
-    from dfimx.stats.pvalues import NULL_LEVELS, PVALUE_KINDS  # idem
 
     d = dataclasses.replace(Settings(), **(defaults or {}))
     methods = [m for m in METHODS if not m.startswith("deeplift-package:")]

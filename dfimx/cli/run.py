@@ -23,10 +23,12 @@ from dfimx.cli.options import (
     require_options,
     settings_from,
 )
-from dfimx.cli.summary import run_summary
 from dfimx.errors import InputError
-from dfimx.plans.elements import DEFAULT_MAX_MOTIF_ELEMENTS
-from dfimx.settings import DEFAULT_BATCH_SIZE, DEFAULT_P_VALUE_THRESHOLD
+from dfimx.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_MOTIF_ELEMENTS,
+    DEFAULT_P_VALUE_THRESHOLD,
+)
 
 EPILOG = """examples:
   dfimx run --model m.keras --fasta seqs.fa --elements elements.tsv -o out.zarr
@@ -44,6 +46,7 @@ then:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run DFIM from parsed arguments; returns the exit status."""
+    from dfimx.cli.summary import run_summary  # reads the store: loads with the engine
     from dfimx.run import run_dfim  # the engine loads only for the command that needs it
 
     t0 = time.perf_counter()

@@ -23,10 +23,10 @@ from dfimx.cli.options import (
     require_options,
     settings_from,
 )
-from dfimx.cli.summary import run_summary
-from dfimx.plans.variants import DEFAULT_MAX_CIS_VARIANTS, DEFAULT_MAX_MOTIF_TARGETS
 from dfimx.settings import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_CIS_VARIANTS,
+    DEFAULT_MAX_MOTIF_TARGETS,
     DEFAULT_P_VALUE_THRESHOLD,
     DEFAULT_VARIANT_CHUNK,
     VARIANT_DEFAULTS,
@@ -56,6 +56,7 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     2
     """
     # the engine (Dask, xarray, Zarr; TensorFlow with the model) loads only for this command
+    from dfimx.cli.summary import run_summary  # (as the run) reads the store
     from dfimx.run import scan_variants
 
     # (as the run above) the store, to print its summary

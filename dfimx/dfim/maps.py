@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-REDUCTIONS = ("sum", "abs_sum", "max_abs")
+from dfimx.settings import REDUCTIONS
+
 #: Scores smaller than this fraction of the magnitudes they are computed from are float32
 #: round-off, not interactions, and are set to exactly 0 (in real and null runs alike).
 ROUND_OFF_TOLERANCE = 1e-5

@@ -37,14 +37,13 @@ from dfimx.plans.common import (
     sequence_frame,
     to_window,
 )
+from dfimx.settings import DEFAULT_MAX_MOTIF_ELEMENTS
 
 #: Largest coordinate accepted (exactly representable as a float).
 _MAX_COORD = 2**53
 
 #: Roles of an element: mutated (source), scored (target) or both (the default).
 ROLES = ("source", "target", "both")
-#: Motif hits kept per sequence by :func:`motif_elements` (the most significant).
-DEFAULT_MAX_MOTIF_ELEMENTS = 16
 
 
 def read_elements(path: str | os.PathLike) -> pd.DataFrame:

@@ -41,6 +41,7 @@ from dfimx.errors import InputError
 from dfimx.io.meme import load_motifs
 from dfimx.motifs.pwm import DEFAULT_BACKGROUND
 from dfimx.motifs.scan import scan_motifs
+from dfimx.settings import DEFAULT_MAX_CIS_VARIANTS, DEFAULT_MAX_MOTIF_TARGETS
 from dfimx.variables import create_variable, string_array, validate, variable_strings
 from dfimx.windows import variant_windows_dataset, window_center
 
@@ -55,10 +56,6 @@ __all__ = [
     "variants_in_windows",
 ]
 
-#: Default largest number of motif targets per window.
-DEFAULT_MAX_MOTIF_TARGETS = 16
-#: Default largest number of other variant sites (in cis) per window.
-DEFAULT_MAX_CIS_VARIANTS = 16
 #: Values of ``target_kind``: a motif hit, or another variant site of the VCF.
 TARGET_KINDS = ("motif", "variant")
 

@@ -24,29 +24,11 @@ from typing import Any
 
 import xarray as xr
 
+from dfimx.settings import DEFAULT_NULL_LEVELS, null_level_for
 from dfimx.stats.dataset import add_effect_sizes, add_p_values, add_q_values
 from dfimx.stats.power import NullPowerWarning, null_power
 
 __all__ = ["DEFAULT_NULL_LEVELS", "null_level_for", "result_statistics"]
-
-#: Pooling level used when none is given: the context null pools its (already distance
-#: matched) decoy scores by distance bin across sequences, which keeps enough null draws
-#: per pool for BH at 8 draws (``target``, per target name and bin, needs many more: see
-#: the README); the shuffled nulls pool globally.
-DEFAULT_NULL_LEVELS: dict[str, str] = {"context": "distance"}
-
-
-def null_level_for(null: str, level: str | None) -> str:
-    """The pooling level of a run: ``level``, or the null kind's default.
-
-    Examples
-    --------
-    >>> null_level_for("context", None), null_level_for("dinuc", None)
-    ('distance', 'global')
-    >>> null_level_for("context", "map")
-    'map'
-    """
-    return level if level is not None else DEFAULT_NULL_LEVELS.get(null, "global")
 
 
 def result_statistics(

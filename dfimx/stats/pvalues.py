@@ -28,6 +28,7 @@ import numpy as np
 from scipy import special
 
 from dfimx.errors import InputError
+from dfimx.settings import NULL_LEVELS, PVALUE_KINDS
 from dfimx.stats.summaries import KeySummary, MomentSummary, float_type, tree_reduce
 
 __all__ = [
@@ -49,8 +50,6 @@ __all__ = [
 PValueMethod = Literal["empirical", "gaussian"]
 Alternative = Literal["two-sided", "greater"]
 
-#: How a score is compared with its null.
-PVALUE_KINDS: tuple[str, ...] = ("empirical", "gaussian")
 #: Default edges (bases) of the distance bins of ``level="distance"``: 1-2-5 log-spaced;
 #: bin ``i`` is ``[edges[i], edges[i+1])``, the last bin is open-ended.
 DEFAULT_DISTANCE_BINS: tuple[int, ...] = (
@@ -67,8 +66,7 @@ _LEVELS: dict[str, tuple[str, ...]] = {
     "element": ("seq", "response", "task"),
     "target": ("name", "task", "distance"),
 }
-#: Pools of null scores a p-value is computed against (named levels).
-NULL_LEVELS: tuple[str, ...] = tuple(_LEVELS)
+assert tuple(_LEVELS) == NULL_LEVELS, "the pooling levels of dfimx.settings.NULL_LEVELS"
 _FACTORS = ("seq", "response", "name", "task", "distance")
 
 
