@@ -27,7 +27,7 @@ def _column_extent(poly: hv.Polygons) -> pd.DataFrame:
 
 def test_delta_tracks_logos_heights(store):
     seq, mut = 3, 1
-    layout = plot.delta_tracks(store, seq, mut, task=0)
+    layout = plot.delta_tracks(store, seq, mut, task=0, genome_axis=False)
     assert len(layout) == 3
     polys = [ov.Polygons.I for ov in layout]
     sub = store.isel(seq=seq, mutation=mut, task=0).compute()
@@ -93,7 +93,7 @@ def test_logos_project_on_the_observed_base(hypothetical):
     onehot = sub["seq_onehot"].values
     observed = np.where(onehot.any(axis=1), onehot.argmax(axis=1), -1)
     imp, delta = sub["seq_importance"].values, sub["delta"].values
-    layout = plot.delta_tracks(hypothetical, seq, mut)
+    layout = plot.delta_tracks(hypothetical, seq, mut, genome_axis=False)
     start, end = int(sub["mutation_start"]), int(sub["mutation_end"])
     mutant_base = observed.copy()  # an element replacement keeps the original letters
     for ov, values, bases in [(layout[0], imp, observed), (layout[1], imp - delta, mutant_base),
@@ -118,7 +118,8 @@ def test_logos_project_on_the_observed_base(hypothetical):
 
 def test_hypothetical_logos_draw_the_four_values(hypothetical):
     sub = hypothetical.isel(seq=0, mutation=0, task=0)
-    layout = plot.delta_tracks(hypothetical, 0, 0, bases="hypothetical")
+    layout = plot.delta_tracks(hypothetical, 0, 0, bases="hypothetical",
+                               genome_axis=False)
     got = _letters(layout[0].Polygons.I).set_index(["pos", "base"])
     imp = sub["seq_importance"].values
     # every base of every position is drawn, the column heights are the signed sums
@@ -154,3 +155,49 @@ def test_logos_recomputed_from_the_recorded_model(oracle_files, tmp_path):
     assert stale.origin == "unavailable" and "hash" in stale.note
     assert "interaction profile" in plot.delta_tracks(lean, seq, mut)[0].opts.get().kwargs[
         "title"]
+
+
+def _genome_cases() -> list[tuple[xr.Dataset, str, int]]:
+    """(result, chromosome, 0-based window start) of three known inputs."""
+    bed = example_result(2, n_tasks=1)
+    bed["seq_id"] = ("seq", np.array(["win0", "win1"], dtype=object))
+    bed["window_chrom"] = ("seq", np.array(["chr7", "chr7"], dtype=object))
+    bed["window_start"] = ("seq", np.array([5000, 123456], dtype=np.int64))
+    fasta = example_result(2, n_tasks=1, length=40 + 60)
+    fasta["seq_id"] = ("seq", np.array(["x", "chr2:1000-1100"], dtype=object))
+    return [(bed, "chr7", 123456), (fasta, "chr2", 1000)]
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_delta_tracks_on_genome_coordinates(case):
+    ds, chrom, start = _genome_cases()[case]
+    assert plot.select.genome_window(ds, 1) == (chrom, start)
+    plain = plot.delta_tracks(ds, 1, 0, window=(10, 70), genome_axis=False)
+    shifted = plot.delta_tracks(ds, 1, 0, window=(10, 70))
+    for a, b in zip(plain, shifted, strict=True):
+        # every x value (letters, source, targets, limits) moves by exactly start + 1
+        xa, xb = a.Polygons.I.dimension_values(0), b.Polygons.I.dimension_values(0)
+        np.testing.assert_allclose(xb[np.isfinite(xb)], xa[np.isfinite(xa)] + start + 1,
+                                   rtol=0, atol=1e-9)  # letter outlines: float round-off
+        np.testing.assert_array_equal(np.asarray(b.VSpan.I.data),
+                                      np.asarray(a.VSpan.I.data) + start + 1)
+        np.testing.assert_array_equal(b.VSpans.I.dimension_values(0),
+                                      a.VSpans.I.dimension_values(0) + start + 1)
+        ka, kb = a.opts.get().kwargs, b.opts.get().kwargs
+        assert kb["xlim"] == (ka["xlim"][0] + start + 1, ka["xlim"][1] + start + 1)
+        assert ka["xlabel"] == "position"
+        assert kb["xlabel"] == f"{chrom} position (bp, 1-based)"
+    assert plot.to_bokeh(shifted) is not None
+    fig = plot.logo_figure(ds, 1, 0, window=(10, 70))
+    assert fig.axes[-1].get_xlabel() == f"{chrom} position (bp, 1-based)"
+    assert fig.axes[0].get_xlim() == (start + 1 + 10 - 0.5, start + 1 + 70 - 0.5)
+
+
+def test_plain_ids_keep_window_positions():
+    ds, _, _ = _genome_cases()[1]
+    assert plot.select.genome_window(ds, 0) is None
+    ds["seq_id"] = ("seq", np.array(["x", "chr2:1000-1040"], dtype=object))  # not 100 long
+    assert plot.select.genome_window(ds, 1) is None
+    layout = plot.delta_tracks(ds, 1, 0)
+    assert layout[0].opts.get().kwargs["xlim"] == (0, 100)
+    assert layout[0].opts.get().kwargs["xlabel"] == "position"

@@ -27,6 +27,7 @@ from dfimx.plot.recompute import source_tracks
 from dfimx.plot.select import (
     DatasetLike,
     element_label,
+    genome_offset,
     load,
     mutation_index,
     open_dataset,
@@ -204,6 +205,7 @@ def track_data(
     window: tuple[int, int] | None = None,
     bases: LogoBases = "observed",
     recompute: bool = True,
+    genome_axis: bool = True,
 ) -> dict:
     """What :func:`delta_tracks` draws, as arrays (the matplotlib figures use it too).
 
@@ -212,7 +214,10 @@ def track_data(
     ``tracks`` ``[(heights (L, 4), y label, subtitle, y limits)]`` (original and mutant
     share their limits, Δ has its own), ``origin`` and ``note`` (see
     :func:`dfimx.plot.recompute.source_tracks`), and ``profile`` (the interaction
-    profile, for when Δ is unavailable).
+    profile, for when Δ is unavailable), ``offset`` (what to add to a window position to
+    draw it: the 1-based genome coordinate of position 0, or 0; see
+    :func:`dfimx.plot.select.genome_offset`) and ``xlabel``. ``start``, ``end``,
+    ``source`` and ``targets`` are window positions (0-based).
 
     Examples
     --------
@@ -244,7 +249,9 @@ def track_data(
                                meta["response_name"].values, rmask, strict=True)
         if ok
     ]
-    title = (f"{meta['seq_id'].item()}: source {element_label(name, *source, alt)}, "
+    offset, xlabel = genome_offset(ds, i, genome_axis)
+    title = (f"{meta['seq_id'].item()}: source "
+             f"{element_label(name, *source, alt, offset=offset or None)}, "
              f"task {task_name(ds, t)}")
     if "prediction" in meta and "mutant_prediction" in meta:
         pred = float(meta["prediction"].values[t])
@@ -271,7 +278,7 @@ def track_data(
                               position=slice(lo, hi))["interaction_profile"].values, float)
     return {"title": title, "start": lo, "end": hi, "source": source, "source_name": name,
             "targets": targets, "tracks": tracks, "origin": got.origin, "note": got.note,
-            "profile": profile, "bases": bases}
+            "profile": profile, "bases": bases, "offset": offset, "xlabel": xlabel}
 
 
 def delta_tracks(
@@ -283,6 +290,7 @@ def delta_tracks(
     window: tuple[int, int] | None = None,
     bases: LogoBases = "observed",
     recompute: bool = True,
+    genome_axis: bool = True,
     width: int = 900,
     height: int = 160,
 ) -> hv.Layout:
@@ -313,6 +321,12 @@ def delta_tracks(
         position's total) or ``"hypothetical"`` (the four stored values).
     recompute
         Recompute missing importance and Δ from the recorded model.
+    genome_axis
+        When the sequence's place in the genome is known (``window_start`` of a
+        ``--bed``/``--genome`` or variant run, or a ``chrom:start-end`` id of the window's
+        length), draw the x axis in 1-based genome coordinates (``chr1 position (bp,
+        1-based)``, as the variant genome axis); False keeps 0-based window positions.
+        ``window`` is in window positions either way.
     width, height
         Size of each track in pixels.
 
@@ -329,8 +343,12 @@ def delta_tracks(
     >>> len(layout), layout[0].opts.get().kwargs["ylim"] == layout[1].opts.get().kwargs["ylim"]
     (3, True)
     """
-    data = track_data(ds, seq, mutation, task, window=window, bases=bases, recompute=recompute)
-    lo, hi, source, targets = data["start"], data["end"], data["source"], data["targets"]
+    data = track_data(ds, seq, mutation, task, window=window, bases=bases, recompute=recompute,
+                      genome_axis=genome_axis)
+    off = data["offset"]
+    lo, hi = data["start"] + off, data["end"] + off
+    source = (data["source"][0] + off, data["source"][1] + off)
+    targets = [(s + off, e + off, n) for s, e, n in data["targets"]]
     common = dict(width=width, height=height, tools=["xwheel_zoom"],
                   active_tools=["xwheel_zoom"], xlim=(lo, hi), backend="bokeh")
     tracks: list[tuple[hv.Element, str, str, tuple[float, float] | None]] = [
@@ -359,7 +377,7 @@ def delta_tracks(
             ov = ov * labels
             subtitle = f"{data['title']}\n{subtitle}"
         extra = {"ylim": ylim} if ylim is not None else {}
-        overlays.append(ov.opts(title=subtitle, xlabel="position", ylabel=ydim,
+        overlays.append(ov.opts(title=subtitle, xlabel=data["xlabel"], ylabel=ydim,
                                 **common, **extra))
     return hv.Layout(overlays).cols(1).opts(shared_axes=True, backend="bokeh")
 

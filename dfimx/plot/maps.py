@@ -22,6 +22,7 @@ from dfimx.plot.select import (
     SIGNIFICANCE,
     DatasetLike,
     element_label,
+    genome_offset,
     load,
     open_dataset,
     python_strings,
@@ -34,7 +35,7 @@ from dfimx.plot.select import (
 __all__ = ["element_map", "per_base_map"]
 
 
-def _element_table(ds: xr.Dataset, i: int, t: int) -> pd.DataFrame:
+def _element_table(ds: xr.Dataset, i: int, t: int, offset: int | None = None) -> pd.DataFrame:
     names = [
         "mutation_start", "mutation_end", "mutation_name", "mutation_alt", "mutation_mask",
         "response_start", "response_end", "response_name", "response_mask",
@@ -46,12 +47,12 @@ def _element_table(ds: xr.Dataset, i: int, t: int) -> pd.DataFrame:
     alts = (sub["mutation_alt"].values if "mutation_alt" in sub
             else np.full(sub.sizes["mutation"], -1))
     src_labels = [
-        element_label(str(n), int(s), int(e), int(a))
+        element_label(str(n), int(s), int(e), int(a), offset=offset)
         for n, s, e, a in zip(sub["mutation_name"].values, sub["mutation_start"].values,
                               sub["mutation_end"].values, alts, strict=True)
     ]
     tgt_labels = [
-        element_label(str(n), int(s), int(e))
+        element_label(str(n), int(s), int(e), offset=offset)
         for n, s, e in zip(sub["response_name"].values, sub["response_start"].values,
                            sub["response_end"].values, strict=True)
     ]
@@ -86,6 +87,7 @@ def element_map(
     task: int | str = 0,
     *,
     alpha: float = SIGNIFICANCE,
+    genome_axis: bool = True,
     width: int = 520,
     height: int = 420,
 ) -> hv.Overlay:
@@ -105,6 +107,11 @@ def element_map(
         Task index or name.
     alpha
         q-value threshold of the significance marks.
+    genome_axis
+        When the sequence's place in the genome is known (see
+        :func:`dfimx.plot.select.genome_window`), label sources and targets with 1-based
+        genome coordinates (``GATA 1006-1013``, both ends included, as the variant genome
+        axis); False keeps 0-based window positions (``GATA [5-13)``).
     width, height
         Plot size in pixels.
 
@@ -124,7 +131,8 @@ def element_map(
     ds = open_dataset(ds)
     i = seq_index(ds, seq)
     t = task_index(ds, task)
-    df = _element_table(ds, i, t)
+    offset, _ = genome_offset(ds, i, genome_axis)
+    df = _element_table(ds, i, t, offset or None)
     seq_name = str(ds["seq_id"].isel(seq=i).values)
     kdims = [
         hv.Dimension("source", values=df.attrs["source_order"]),
@@ -136,6 +144,8 @@ def element_map(
         cmap="RdBu_r", clim=clim, colorbar=True, tools=["hover"], xrotation=45,
         width=width, height=height, clipping_colors={"NaN": "#f0f0f0"},
         title=f"{seq_name}: interaction scores, task {task_name(ds, t)}", backend="bokeh",
+        **({"xlabel": "source (bp, 1-based)", "ylabel": "target (bp, 1-based)"}
+           if offset else {}),
     )
     sig = df[df["q_value"] < alpha] if df.attrs["has_q"] else df.iloc[:0]
     marks = hv.Labels(
@@ -189,8 +199,9 @@ def _decimate(img: np.ndarray, max_size: int) -> tuple[np.ndarray, int, int]:
     return pick, fy, fx
 
 
-def _letter_ticks(ds: xr.Dataset, i: int, xs: np.ndarray, ys: np.ndarray):
-    """A bokeh hook labelling both axes ``<base><position>`` at the pixel centres."""
+def _letter_ticks(ds: xr.Dataset, i: int, xs: np.ndarray, ys: np.ndarray, offset: int = 0):
+    """A bokeh hook labelling both axes ``<base><position>`` at the pixel centres
+    (``xs``, ``ys`` window positions; the labels and ticks add ``offset``)."""
     onehot = np.asarray(load(ds, ["seq_onehot"], seq=i)["seq_onehot"].values)
     code = np.where(onehot.any(axis=1), onehot.argmax(axis=1), 4)
     letters = np.array([*BASES, "N"])[code]
@@ -198,8 +209,8 @@ def _letter_ticks(ds: xr.Dataset, i: int, xs: np.ndarray, ys: np.ndarray):
     def ticks(positions: np.ndarray) -> tuple[list[float], dict[float, str]]:
         step = max(1, int(np.ceil(positions.size / 60)))
         shown = positions[::step]
-        return ([float(p) + 0.5 for p in shown],
-                {float(p) + 0.5: f"{letters[p]}{p}" for p in shown})
+        return ([float(p + offset) + 0.5 for p in shown],
+                {float(p + offset) + 0.5: f"{letters[p]}{p + offset}" for p in shown})
 
     def hook(plot, element) -> None:
         from bokeh.models import FixedTicker
@@ -222,6 +233,7 @@ def per_base_map(
     selector: bool = True,
     letters: bool = True,
     variable: Literal["interaction_score", "interaction_profile"] = "interaction_score",
+    genome_axis: bool = True,
     max_size: int = 800,
     width: int = 560,
     height: int = 480,
@@ -251,6 +263,11 @@ def per_base_map(
     variable
         ``"interaction_score"`` (targets are the responses' start positions) or
         ``"interaction_profile"`` (every position is a target).
+    genome_axis
+        When the sequence's place in the genome is known (see
+        :func:`dfimx.plot.select.genome_window`), both axes are 1-based genome
+        coordinates (``chr1 position (bp, 1-based)``, as the variant genome axis); False
+        keeps 0-based window positions.
     max_size
         Maps larger than this on a side are block-reduced (keeping the value of
         largest magnitude in each block).
@@ -273,8 +290,11 @@ def per_base_map(
     i = seq_index(ds, seq)
     t = task_index(ds, task)
     ys, xs, alts, grid = _per_base_grid(ds, i, t, variable)
+    offset, axis = genome_offset(ds, i, genome_axis)
     seq_name = str(ds["seq_id"].isel(seq=i).values)
-    hooks = [_letter_ticks(ds, i, xs, ys)] if letters and "seq_onehot" in ds else []
+    hooks = [_letter_ticks(ds, i, xs, ys, offset)] if letters and "seq_onehot" in ds else []
+    x0, y0 = int(xs[0]) + offset, int(ys[0]) + offset
+    where = "" if not offset else f" ({axis.split(' ', 1)[0]}, bp, 1-based)"
     keys: list[str] = ["max", *BASES]
     first = alt if isinstance(alt, str) else BASES[int(alt)]
     if first not in keys:
@@ -291,10 +311,11 @@ def per_base_map(
             vdim, cmap = f"score ({key})", "RdBu_r"
             clim = symmetric_clim(img)
         small, fy, fx = _decimate(img, max_size)
-        bounds = (xs[0], ys[0], xs[0] + small.shape[1] * fx, ys[0] + small.shape[0] * fy)
+        bounds = (x0, y0, x0 + small.shape[1] * fx, y0 + small.shape[0] * fy)
         note = f" (block-reduced {fy}\u00d7{fx})" if fy * fx > 1 else ""
-        image = hv.Image(np.flipud(small), bounds=bounds, kdims=["target position",
-                         "source position"], vdims=[vdim])
+        kdims = [hv.Dimension("target position", label=f"target position{where}"),
+                 hv.Dimension("source position", label=f"source position{where}")]
+        image = hv.Image(np.flipud(small), bounds=bounds, kdims=kdims, vdims=[vdim])
         opts = dict(cmap=cmap, colorbar=True, tools=["hover"], width=width, height=height,
                     title=f"{seq_name}: per-base map ({key}), task {task_name(ds, t)}{note}",
                     clipping_colors={"NaN": "#f0f0f0"}, hooks=hooks, backend="bokeh")

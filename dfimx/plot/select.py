@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,8 @@ __all__ = [
     "SIGNIFICANCE",
     "DatasetLike",
     "element_label",
+    "genome_offset",
+    "genome_window",
     "load",
     "mutation_index",
     "neglog10",
@@ -177,19 +180,91 @@ def load(ds: xr.Dataset, names: Sequence[str], **isel: Any) -> xr.Dataset:
     return ds[present].isel(**isel).compute()
 
 
-def element_label(name: str, start: int, end: int, alt: int | None = None) -> str:
+_REGION_ID = re.compile(r"^(?P<chrom>[^\s:]+):(?P<start>-?\d+)-(?P<end>-?\d+)$")
+
+
+def genome_window(ds: xr.Dataset, i: int) -> tuple[str, int] | None:
+    """``(chrom, start)`` of sequence ``i`` in its genome, or None when it is not known.
+
+    ``start`` is the 0-based genome coordinate of window position 0. It comes from the
+    ``window_start`` variable (with ``window_chrom``, or ``variant_chrom`` for variant
+    scans) when the result has one, else from a ``seq_id`` of the form
+    ``chrom:start-end`` (0-based start, exclusive end, as BED and ``dfimx run --bed``
+    write them) whose length ``end - start`` is the window length; any other id gives
+    None (the plots keep window positions).
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> ds = example_result(n_seq=3)
+    >>> genome_window(ds, 2)
+    ('chr1', 2000)
+    >>> ds["seq_id"] = ("seq", ["a", "chr2:10-20", "chr3:5-125"])
+    >>> genome_window(ds, 0), genome_window(ds, 1), genome_window(ds, 2)
+    (None, None, ('chr3', 5))
+    """
+    if "window_start" in ds.variables:
+        chrom = next((v for v in ("window_chrom", "variant_chrom") if v in ds.variables), None)
+        if chrom is not None:
+            got = load(ds, ["window_start", chrom], seq=i)
+            return str(as_str(np.asarray(got[chrom].values))), int(got["window_start"].values)
+    sid = str(as_str(np.asarray(ds["seq_id"].isel(seq=i).values)))
+    hit = _REGION_ID.match(sid)
+    if hit is None:
+        return None
+    start, end = int(hit["start"]), int(hit["end"])
+    if end - start != ds.sizes.get("position", -1):
+        return None
+    return hit["chrom"], start
+
+
+def element_label(name: str, start: int, end: int, alt: int | None = None, *,
+                  offset: int | None = None) -> str:
     """Axis label of a source or target: ``name start>ALT``, ``name @pos`` or ``name [s-e)``.
+
+    Window positions are 0-based with an exclusive end. With ``offset`` (the 1-based
+    genome coordinate of window position 0) the label is in 1-based genome coordinates,
+    as a genome browser writes them: ``name @pos``, ``name pos>ALT`` or ``name s-e``
+    (both ends included).
 
     Examples
     --------
     >>> element_label("GATA", 5, 13), element_label("p", 7, 8), element_label("C>T", 7, 8, 3)
     ('GATA [5-13)', 'p @7', 'C>T 7>T')
+    >>> element_label("GATA", 5, 13, offset=1001), element_label("C>T", 7, 8, 3, offset=1001)
+    ('GATA 1006-1013', 'C>T 1008>T')
     """
+    if offset is not None:
+        first, last = start + offset, end - 1 + offset
+        if alt is not None and alt >= 0:
+            return f"{name} {first}>{BASES[alt]}"
+        return f"{name} @{first}" if first == last else f"{name} {first}-{last}"
     if alt is not None and alt >= 0:
         return f"{name} {start}>{BASES[alt]}"
     if end - start == 1:
         return f"{name} @{start}"
     return f"{name} [{start}-{end})"
+
+
+def genome_offset(ds: xr.Dataset, i: int, genome_axis: bool = True) -> tuple[int, str]:
+    """``(offset, axis label)`` of sequence ``i``'s position axis.
+
+    With ``genome_axis`` and a known genome window (:func:`genome_window`), positions are
+    1-based genome coordinates (as on the variant genome axis): offset is
+    ``start + 1`` and the label ``"chr1 position (bp, 1-based)"``; else 0 and
+    ``"position"`` (0-based window positions).
+
+    Examples
+    --------
+    >>> from dfimx.testing import example_result
+    >>> ds = example_result(n_seq=2)
+    >>> genome_offset(ds, 1), genome_offset(ds, 1, genome_axis=False)
+    ((1001, 'chr1 position (bp, 1-based)'), (0, 'position'))
+    """
+    where = genome_window(ds, i) if genome_axis else None
+    if where is None:
+        return 0, "position"
+    return where[1] + 1, f"{where[0]} position (bp, 1-based)"
 
 
 def neglog10(x: np.ndarray) -> np.ndarray:

@@ -56,13 +56,15 @@ def logo_figure(
     window: tuple[int, int] | None = None,
     bases: LogoBases = "observed",
     recompute: bool = True,
+    genome_axis: bool = True,
     width: float = 10.0,
     track_height: float = 1.6,
 ) -> Any:
     """The Δ tracks of one source as a matplotlib figure drawn with logomaker.
 
     Parameters are those of :func:`dfimx.plot.delta_tracks`; ``width`` and
-    ``track_height`` are in inches.
+    ``track_height`` are in inches. With ``genome_axis`` (and a known genome window) the
+    x axis is in 1-based genome coordinates, as in :func:`~dfimx.plot.delta_tracks`.
 
     Returns
     -------
@@ -74,8 +76,10 @@ def logo_figure(
     import logomaker
     from matplotlib.figure import Figure
 
-    data = track_data(ds, seq, mutation, task, window=window, bases=bases, recompute=recompute)
-    lo, hi = data["start"], data["end"]
+    data = track_data(ds, seq, mutation, task, window=window, bases=bases, recompute=recompute,
+                      genome_axis=genome_axis)
+    off = data["offset"]
+    lo, hi = data["start"] + off, data["end"] + off
     tracks = data["tracks"]
     n = max(1, len(tracks))
     # a Figure of its own (no pyplot): nothing global changes, nothing pops up
@@ -101,11 +105,11 @@ def logo_figure(
         axes[1].sharey(axes[0])
     for ax in axes:
         for s, e, _ in data["targets"]:
-            ax.axvspan(s - 0.5, e - 0.5, color=TARGET_COLOR, alpha=0.15, lw=0)
-        ax.axvspan(data["source"][0] - 0.5, data["source"][1] - 0.5, color=SOURCE_COLOR,
-                   alpha=0.25, lw=0)
+            ax.axvspan(s + off - 0.5, e + off - 0.5, color=TARGET_COLOR, alpha=0.15, lw=0)
+        ax.axvspan(data["source"][0] + off - 0.5, data["source"][1] + off - 0.5,
+                   color=SOURCE_COLOR, alpha=0.25, lw=0)
         ax.axhline(0, color="black", lw=0.5)
         ax.set_xlim(lo - 0.5, hi - 0.5)
-    axes[-1].set_xlabel("position")
+    axes[-1].set_xlabel(data["xlabel"])
     fig.tight_layout()
     return fig

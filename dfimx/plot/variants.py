@@ -153,6 +153,7 @@ def variant_detail(
     task: int | str = 0,
     *,
     window: int | None = 100,
+    genome_axis: bool = True,
 ) -> hv.Layout:
     """Detail of one variant window: predictions, interaction map and Δ tracks.
 
@@ -166,6 +167,9 @@ def variant_detail(
         Task index or name (of the map and tracks).
     window
         Positions shown around the variant in the tracks (``None``: whole window).
+    genome_axis
+        Genome coordinates on the map and track axes (see
+        :func:`dfimx.plot.delta_tracks`); False: window positions.
 
     Returns
     -------
@@ -207,10 +211,10 @@ def variant_detail(
     bars = hv.Bars(rows, ["task", "allele"], "prediction").opts(
         width=420, height=300, tools=["hover"], multi_level=True, xrotation=45,
         title=f"{vid}{where}: predictions", backend="bokeh")
-    plots: list[Any] = [bars, element_map(ds, i, t)]
+    plots: list[Any] = [bars, element_map(ds, i, t, genome_axis=genome_axis)]
     win = None
     if window is not None:
         c = int(meta["mutation_start"].values[m])
         win = (c - window // 2, c + window // 2)
-    plots.extend(delta_tracks(ds, i, m, t, window=win))
+    plots.extend(delta_tracks(ds, i, m, t, window=win, genome_axis=genome_axis))
     return hv.Layout(plots).cols(2)
