@@ -70,7 +70,8 @@ DEFAULT_REFERENCES = {"deeplift": "gc", "deepshap": "dinuc"}
 #: piecewise-linear model too little for local methods, so DeepSHAP is the default (on the
 #: simulated genome it found 95% of motif-breaking variants' partners against 63% for
 #: DeepLIFT, see the README), and p-values pool the null by source-target distance.
-VARIANT_DEFAULTS = {"method": "deepshap", "null_level": "distance"}
+VARIANT_DEFAULTS = {"method": "deepshap", "null": DEFAULT_NULLS["variants"],
+                    "null_level": "distance"}
 #: Rows per model call; variants per Dask task of a variant scan; motif-hit threshold.
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_VARIANT_CHUNK = 64

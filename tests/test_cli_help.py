@@ -18,7 +18,14 @@ from dfimx.attribution import METHODS, REFERENCES
 from dfimx.cli import build_parser
 from dfimx.dfim.maps import REDUCTIONS
 from dfimx.mutants import MUTATION_MODES
-from dfimx.settings import NULL_KINDS, NULL_LEVELS, PVALUE_KINDS, VARIANT_DEFAULTS, Settings
+from dfimx.settings import (
+    DEFAULT_NULLS,
+    NULL_KINDS,
+    NULL_LEVELS,
+    PVALUE_KINDS,
+    VARIANT_DEFAULTS,
+    Settings,
+)
 
 
 def _subparser(name: str) -> argparse.ArgumentParser:
@@ -44,10 +51,19 @@ def _default_in(text: str) -> str:
 def test_setting_defaults_in_help_are_the_real_ones(command, defaults):
     real = dataclasses.replace(Settings(), **defaults).validate()
     helps = _helps(command)
+    plan_dependent = ("null", "null_level") if command == "run" else ()
     for option in ("method", "n_references", "mutation", "n_shuffles", "gc", "score", "null",
                    "null_draws", "pvalue", "null_level", "seed"):
         flag = "--" + option.replace("_", "-")
-        assert _default_in(helps[flag]) == str(getattr(real, option)), (command, flag)
+        if option not in plan_dependent:
+            assert _default_in(helps[flag]) == str(getattr(real, option)), (command, flag)
+    if plan_dependent:  # run: the null is the plan's, and its pooling level the null's
+        for plan, null in DEFAULT_NULLS.items():
+            assert re.search(rf"{null} for [a-z_ ]*\b{plan}\b", helps["--null"]), plan
+        for null in set(DEFAULT_NULLS.values()):
+            level = Settings(null=null).validate().null_level
+            text = helps["--null-level"]
+            assert f"{level} for the {null} null" in text or f"{level} otherwise" in text
     # the reference default per method, as Settings resolves it
     for method in ("deeplift", "deepshap", "gradient"):
         ref = Settings(method=method).validate().reference

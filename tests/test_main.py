@@ -61,8 +61,8 @@ def test_a_refused_input_exits_before_tensorflow(tmp_path, args):
 def test_auto_runs_the_demo_size_in_this_process():
     from dfimx import simulate
     from dfimx.demo import DEMO_N
-    from dfimx.plans import plan_elements
     from dfimx.execution import PROCESS_MIN_CORES, attribution_work, local_workers
+    from dfimx.plans import plan_elements
     from dfimx.sequences import from_strings
     from dfimx.settings import Settings
 

@@ -55,12 +55,9 @@ def cmd_scan_variants(args: argparse.Namespace) -> int:
     >>> main(["scan-variants", "--model", "m.keras"])   # doctest: +SKIP
     2
     """
-    # the engine (Dask, xarray, Zarr; TensorFlow with the model) loads only for this command
     from dfimx.cli.summary import run_summary  # (as the run) reads the store
-    from dfimx.run import scan_variants
-
-    # (as the run above) the store, to print its summary
-    from dfimx.store import open_result
+    from dfimx.run import scan_variants  # the engine loads only for this command
+    from dfimx.store import open_result  # (as the run) the store, to print its summary
 
     t0 = time.perf_counter()
     opts = merge_config(args)
