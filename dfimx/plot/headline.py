@@ -283,8 +283,9 @@ def variant_top_table(ds: xr.Dataset, top: pd.DataFrame, *, per_variant: bool = 
         top = top.drop_duplicates("seq_index")
     meta = load(ds, ["variant_chrom", "variant_pos", "variant_ref", "variant_alt",
                      "variant_id", "seq_id"], seq=top["seq_index"].to_numpy())
-    text = {k: as_str(np.asarray(meta[k].values)) for k in meta.data_vars
-            if k != "variant_pos"}
+    # seq_id is a coordinate of a reopened store, a data variable of a computed result
+    text = {k: as_str(np.asarray(meta[k].values)) for k in meta.variables
+            if k in ("variant_chrom", "variant_ref", "variant_alt", "variant_id", "seq_id")}
     pos = np.asarray(meta["variant_pos"].values).astype(np.int64)
     nearest = _nearest_motifs(ds, top["seq_index"].to_numpy())
     ids = text.get("variant_id", text["seq_id"])
