@@ -150,8 +150,7 @@ def test_per_base_map_notebook(per_base_run):
     # the bases of the site interact with each other far more than with the flanks
     assert res["motif_motif"] > 5 * res["flank_flank"]
     assert res["motif_motif"] > 5 * res["flank_motif"]
-    # what is significant lies inside the site (on some CPUs the trained model's site
-    # interactions are too weak for any test to pass BH against the dinucleotide null)
+    assert res["significant_tests"] > 0
     assert res["significant_in_motif"] >= 0.8 * res["significant_tests"]
     # without the partner motif the site's interactions fade
     assert res["control_motif_motif"] < 0.5 * res["motif_motif"]
