@@ -109,6 +109,26 @@ def _task_labels(ds: xr.Dataset, var: xr.DataArray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
+def _pooled(ds: xr.Dataset, score: str, null: str, level: Any, distance_bins: Any, *,
+            method: str, alternative: str, limit: int) -> tuple:
+    """Per-pool ``method`` (a p-value kind or ``effect``) of ``score`` against ``null``:
+    the statistic (Dask), the pooling factors, both variables, the bin edges and the
+    pooling inputs (:func:`pool_inputs`)."""
+    factors = normalize_level(level)
+    s_var = _read(ds, score, "interaction_score")
+    n_var = _read(ds, null, "null_interaction_score")
+    edges = check_distance_bins(distance_bins)
+    chunks = _seq_chunks(s_var)
+    pool_args = pool_inputs(ds, factors, chunks, level, null)
+    out = p_values_dask(
+        _as_dask(s_var, chunks), _as_dask(n_var, chunks), pool_args["coords"],
+        method=method, factors=factors, edges=edges, alternative=alternative, limit=limit,
+        names=pool_args["names"], n_names=pool_args["n_names"],
+        null_sources=pool_args["null_sources"],
+    )
+    return out, factors, s_var, n_var, edges, pool_args
+
+
 def add_p_values(
     ds: xr.Dataset,
     *,
@@ -176,18 +196,9 @@ def add_p_values(
     """
     check_pvalue(pvalue)
     check_alternative(alternative)
-    factors = normalize_level(level)
-    s_var = _read(ds, score, "interaction_score")
-    n_var = _read(ds, null, "null_interaction_score")
-    edges = check_distance_bins(distance_bins)
-    chunks = _seq_chunks(s_var)
-    pool_args = pool_inputs(ds, factors, chunks, level, null)
-    p = p_values_dask(
-        _as_dask(s_var, chunks), _as_dask(n_var, chunks), pool_args["coords"],
-        method=pvalue, factors=factors, edges=edges, alternative=alternative,
-        limit=max_null_summary_size, names=pool_args["names"], n_names=pool_args["n_names"],
-        null_sources=pool_args["null_sources"],
-    )
+    p, factors, s_var, n_var, edges, pool_args = _pooled(
+        ds, score, null, level, distance_bins, method=pvalue, alternative=alternative,
+        limit=max_null_summary_size)
     attrs: dict[str, Any] = {
         "pvalue": pvalue,
         "null_level": level if isinstance(level, str) else "+".join(level),
@@ -269,18 +280,9 @@ def add_effect_sizes(
     >>> round(add_effect_sizes(ds).interaction_effect_size.item(), 3)   # 3 / sd(-1, 1)
     2.121
     """
-    factors = normalize_level(level)
-    s_var = _read(ds, score, "interaction_score")
-    n_var = _read(ds, null, "null_interaction_score")
-    edges = check_distance_bins(distance_bins)
-    chunks = _seq_chunks(s_var)
-    pool_args = pool_inputs(ds, factors, chunks, level, null)
-    z = p_values_dask(
-        _as_dask(s_var, chunks), _as_dask(n_var, chunks), pool_args["coords"],
-        method="effect", factors=factors, edges=edges, alternative="two-sided", limit=0,
-        names=pool_args["names"], n_names=pool_args["n_names"],
-        null_sources=pool_args["null_sources"],
-    )
+    z, factors, s_var, n_var, _, _ = _pooled(ds, score, null, level, distance_bins,
+                                             method="effect", alternative="two-sided",
+                                             limit=0)
     attrs = {"null_level": level if isinstance(level, str) else "+".join(level),
              "pool_factors": list(factors), "score_variable": score, "null_variable": null}
     out = _output(output, "interaction_p_value", z, s_var, attrs)
