@@ -6,7 +6,11 @@ batch-norm / ReLU / max-pool blocks, two dense layers, one sigmoid per task) is 
 (compilation excluded: one warm-up call first; the median of ``--repeats`` calls), with
 the tasks' backward passes as :func:`dfimx.attribution.backprop.task_gradients` runs
 them (``--vectorize``: all tasks in one vectorised pass).  Prints the time of one task,
-of 164 tasks, their ratio (target <= 10) and the cost per task.
+of 164 tasks, their ratio (target <= 10), the cost per task, and the marginal cost of one
+more task over the cost of the compiled forward pass alone.  Each task needs its own backward
+pass through the convolutions, and an input-gradient pass through a convolution costs about
+the floating-point work of its forward pass; a ratio of 10 would need each extra task to
+cost ``9 / 163`` of a one-task run, well under one forward pass.
 
 Usage: ``python -m bench.bench_tasks [--n 64] [--length 600] [--tasks 164]``
 """
@@ -60,6 +64,12 @@ def main() -> None:
     what = (f"Basset-like L={args.length} filters={tuple(args.filters)} n={args.n}, "
             f"{'vectorised' if args.vectorize else 'per-task'} backward passes, compiled, "
             "median of repeats")
+    import tensorflow as tf
+
+    net, x = scorers[1].network, tf.constant(X)
+    forward = tf.function(lambda v: net(v, training=False))
+    t_fwd = _time(lambda: forward(x).numpy(), args.repeats)
+    bench_line("tasks_forward_pass", t_fwd, "s", what)
     for method in args.methods:
         cost = {t: _time(lambda s=s, m=method: attribute(s, X, method=m, batch_size=args.n),
                          args.repeats) for t, s in scorers.items()}
@@ -70,6 +80,11 @@ def main() -> None:
                    f"{args.tasks} tasks over 1 task (target <= 10); "
                    f"{cost[args.tasks] / args.tasks * 1e3:.3g} ms per task vs "
                    f"{cost[1] * 1e3:.3g} ms for one")
+        marginal = (cost[args.tasks] - cost[1]) / (args.tasks - 1)
+        bench_line(f"tasks_{method}_marginal_vs_forward", marginal / t_fwd, "x",
+                   f"cost of one more task ({marginal * 1e3:.3g} ms) over one forward pass "
+                   f"({t_fwd * 1e3:.3g} ms); 164 tasks within 10x of one would need "
+                   f"{9 * cost[1] / (args.tasks - 1) * 1e3:.3g} ms per extra task")
 
 
 if __name__ == "__main__":
