@@ -48,6 +48,13 @@ def _rates(case: str, model, sim, nulls=("context", "dinuc"), **options) -> None
         print(f"# {case} {null} (level {r['null_level']}): {r} in {took:.0f} s", flush=True)
         _line(f"{case}_{null}_true_q", r["true_q"], "fraction",
               f"true-pair tests at q < 0.05 (n={r['n_true']}; must be >= 0.9 for the default)")
+        _line(f"{case}_{null}_true_read_q", r["true_read_q"], "fraction",
+              f"true-pair tests at q < 0.05 in the A-and-B sequences the model reads as such "
+              f"(output > 1/2: {r['ab_read']:.2f} of them; n={r['n_true_read']})")
+        if "true_sym_q" in r:
+            _line(f"{case}_{null}_true_sym_q", r["true_sym_q"], "fraction",
+                  f"true pairs at q < 0.05 by their symmetric score (read: "
+                  f"{r['true_read_sym_q']:.3g}; decoys {r['decoy_sym_q']:.3g})")
         _line(f"{case}_{null}_decoy_q", r["decoy_q"], "fraction",
               f"decoy-pair tests at q < 0.05 (n={r['n_decoy']}; must be <= 0.05)")
         _line(f"{case}_{null}_decoy_p", r["decoy_p"], "fraction",
