@@ -43,6 +43,21 @@ def test_default_null_is_calibrated_on_the_classifier(classifier_path, capsys):
     assert dinuc["n_decoy"] == got["n_decoy"]
 
 
+def test_with_deepshap_the_context_null_meets_the_targets_and_dinuc_does_not(
+        classifier_path, capsys):
+    """DeepSHAP (no single reference sets DeepLIFT's multipliers): >= 90 % of the
+    true-pair tests at q < 0.05 with <= 5 % of the decoys under the context null, while
+    the dinucleotide null calls many decoys (the failure the context null answers)."""
+    test = clf.classifier_simulation(150, 200, seed=1, id_prefix="test")
+    got = clf.null_calibration(classifier_path, test, method="deepshap")
+    dinuc = clf.null_calibration(classifier_path, test, method="deepshap", null="dinuc")
+    with capsys.disabled():
+        print(f"\ndeepshap, context: {got}\ndeepshap, dinuc:   {dinuc}")
+    assert got["null"] == "context"
+    assert got["true_q"] >= 0.9 and got["decoy_q"] <= 0.05
+    assert dinuc["decoy_q"] > 0.05 and dinuc["decoy_q"] > 4 * got["decoy_q"]
+
+
 def test_sequences_the_classifier_does_not_read_carry_no_interaction(classifier_path):
     """The A-and-B sequences left out of ``true_read_q`` are those where the model itself
     has (almost) no A-B interaction: the exact double-mutant epistasis says so."""
