@@ -16,7 +16,11 @@ Lines start with ``BENCH``: name, value, unit, what it is compared with.
 
 Usage::
 
-    python bench/bench_null_calibration.py [--n-test 300] [--only classifier local]
+    python bench/bench_null_calibration.py [--n-test 300] [--only classifier local] \
+        [--method deepshap]
+
+``--method`` sets the attribution method of every case (default: dfimx's own); the
+lines then carry its name (``classifier_deepshap_context_true_q``).
 """
 
 from __future__ import annotations
@@ -48,13 +52,20 @@ def _rates(case: str, model, sim, nulls=("context", "dinuc"), **options) -> None
         print(f"# {case} {null} (level {r['null_level']}): {r} in {took:.0f} s", flush=True)
         _line(f"{case}_{null}_true_q", r["true_q"], "fraction",
               f"true-pair tests at q < 0.05 (n={r['n_true']}; must be >= 0.9 for the default)")
+        _line(f"{case}_{null}_true_read_q", r["true_read_q"], "fraction",
+              f"true-pair tests at q < 0.05 in the A-and-B sequences the model reads as such "
+              f"(output > 1/2: {r['ab_read']:.2f} of them; n={r['n_true_read']})")
+        if "true_sym_q" in r:
+            _line(f"{case}_{null}_true_sym_q", r["true_sym_q"], "fraction",
+                  f"true pairs at q < 0.05 by their symmetric score (read: "
+                  f"{r['true_read_sym_q']:.3g}; decoys {r['decoy_sym_q']:.3g})")
         _line(f"{case}_{null}_decoy_q", r["decoy_q"], "fraction",
               f"decoy-pair tests at q < 0.05 (n={r['n_decoy']}; must be <= 0.05)")
         _line(f"{case}_{null}_decoy_p", r["decoy_p"], "fraction",
               "decoy-pair tests at p < 0.05 (nominal 0.05)")
 
 
-def _local(n_test: int, tmp: Path) -> None:
+def _local(n_test: int, tmp: Path, tag: str = "", **options) -> None:
     """Pairs beyond the receptive field: never significant, whatever the null."""
     from dfimx.dfim import compute_dfim
     from dfimx.plans import plan_dataset
@@ -69,7 +80,7 @@ def _local(n_test: int, tmp: Path) -> None:
                           elements=test.elements[["seq", "start", "end", "name"]])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = open_result(write_store(compute_dfim(ds, model, null=null),
+            out = open_result(write_store(compute_dfim(ds, model, null=null, **options),
                                           tmp / f"local_{null}.zarr", progress=False))
         gap = distance_between(out.mutation_start.values, out.mutation_end.values,
                                out.response_start.values, out.response_end.values)[..., None]
@@ -77,9 +88,9 @@ def _local(n_test: int, tmp: Path) -> None:
         tested = ~np.isnan(out.interaction_score.values)
         far = tested & (gap >= clf.LOCAL_FIELD)
         near = tested & (gap < clf.LOCAL_FIELD - 10)
-        _line(f"local_{null}_far_q", float((q[far] < 0.05).mean()), "fraction",
+        _line(f"local{tag}_{null}_far_q", float((q[far] < 0.05).mean()), "fraction",
               f"pairs beyond the receptive field at q < 0.05 (n={int(far.sum())}; must be 0)")
-        _line(f"local_{null}_near_q", float((q[near] < 0.05).mean()), "fraction",
+        _line(f"local{tag}_{null}_near_q", float((q[near] < 0.05).mean()), "fraction",
               f"pairs well within the receptive field at q < 0.05 (n={int(near.sum())})")
 
 
@@ -87,7 +98,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-test", type=int, default=300)
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--method", default=None, help="attribution method of every case")
     args = ap.parse_args()
+    opts = {"method": args.method} if args.method else {}
+    tag = f"_{args.method}" if args.method else ""
     want = set(args.only or ["classifier", "classifier_gc", "demo", "local", "additive",
                              "cost"])
     tmp = Path(tempfile.mkdtemp(prefix="dfimx-bench-null-"))
@@ -100,19 +114,21 @@ def main() -> None:
               f"attribution passes per sequence, K={k}, M={m} (K shuffled originals too)")
     if "classifier" in want:
         model = str(clf.cached_classifier())
-        _rates("classifier", model, clf.classifier_simulation(n, seed=1, id_prefix="test"))
+        _rates(f"classifier{tag}", model, clf.classifier_simulation(n, seed=1, id_prefix="test"),
+               **opts)
     if "classifier_gc" in want:
         model = str(clf.cached_classifier(gc=0.65))
-        _rates("classifier_gc", model,
-               clf.classifier_simulation(n, seed=1, gc=0.65, id_prefix="gc"))
+        _rates(f"classifier_gc{tag}", model,
+               clf.classifier_simulation(n, seed=1, gc=0.65, id_prefix="gc"), **opts)
     if "demo" in want:
         model = simulate.cached_demo_model(tmp / "demo.keras")
-        _rates("demo", model, simulate.simulate_sequences(n, 200, seed=3, id_prefix="demo"))
+        _rates(f"demo{tag}", model,
+               simulate.simulate_sequences(n, 200, seed=3, id_prefix="demo"), **opts)
     if "local" in want:
-        _local(n, tmp)
+        _local(n, tmp, tag, **opts)
     if "additive" in want:
         sim = simulate.simulate_sequences(n, 200, seed=5, min_gap=14, id_prefix="add")
-        _rates("additive", simulate.additive_model(200), sim)
+        _rates(f"additive{tag}", simulate.additive_model(200), sim, **opts)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@
 * :func:`cached_classifier`: a trained model kept on disk, retrained when its settings
   change (tests and benchmarks share it).
 * :func:`null_calibration`: run DFIM with a null on a simulation and count the tests at
-  ``q < alpha`` among true pairs (A -> B, B -> A in A-and-B sequences) and decoy pairs
-  (any pair with a decoy motif), plus ``p < alpha`` rates.
+  ``q < alpha`` among true pairs (A -> B, B -> A in A-and-B sequences; also only in those
+  the model reads as A and B) and decoy pairs (any pair with a decoy motif), plus
+  ``p < alpha`` rates and the rates of the symmetric (pair) score.
 
 Keras (and TensorFlow) is imported when a model is built.
 
@@ -208,7 +209,12 @@ def null_calibration(
     -------
     dict with ``true_q`` / ``decoy_q`` (fraction of true-pair / decoy-pair tests at
     ``q < alpha``), ``true_p`` / ``decoy_p`` (at ``p < alpha``), the test counts and the
-    settings' ``null`` and ``null_level``.
+    settings' ``null`` and ``null_level``; ``true_read_q`` (``n_true_read`` tests): the
+    true-pair tests of the A-and-B sequences the model reads as such (output > 1/2,
+    ``ab_read`` of them), where the model encodes the pair at all (in the others a planted
+    motif is a weak draw from its PWM the model does not see, and the exact double-mutant
+    epistasis is near 0); ``true_sym_q``, ``true_read_sym_q``, ``decoy_sym_q``: the same
+    rates with the pair tested by its symmetric score (the mean of both directions).
     """
     from dfimx.dfim import compute_dfim  # imported here: the simulation modules stay light
     from dfimx.plans import plan_dataset  # imported here, as above
@@ -233,8 +239,36 @@ def null_calibration(
         res[f"n_{name}"] = int(sel.sum())
         res[f"{name}_q"] = float((q[sel] < alpha).mean()) if sel.any() else float("nan")
         res[f"{name}_p"] = float((p[sel] < alpha).mean()) if sel.any() else float("nan")
+    # the true pairs of the sequences the model itself reads as "A and B" (output > 1/2):
+    # in the others the planted A or B is too weak for the model to see
+    called = _model_output(model, sim.onehot) > 0.5
+    sel = tested & (kinds == 1) & called[:, None, None, None]
+    res["n_true_read"] = int(sel.sum())
+    res["true_read_q"] = float((q[sel] < alpha).mean()) if sel.any() else float("nan")
+    # the pair tested as a pair: the symmetric score (mean of both directions)
+    if "symmetric_q_value" in out:
+        sq = out["symmetric_q_value"].values
+        for code, name, extra in ((1, "true", None), (1, "true_read", called),
+                                  (2, "decoy", None)):
+            sel = tested & (kinds == code) & ~np.isnan(sq)
+            if extra is not None:
+                sel &= extra[:, None, None, None]
+            res[f"{name}_sym_q"] = float((sq[sel] < alpha).mean()) if sel.any() else float("nan")
+    ab = np.asarray(sim.classes) == "AB"
+    res["ab_read"] = float(called[ab].mean()) if ab.any() else float("nan")
     res["null_draws_needed"] = int(out["interaction_p_value"].attrs.get("null_draws_needed", 0))
     return res
+
+
+def _model_output(model: Any, onehot: np.ndarray) -> np.ndarray:
+    """The model's output (after its last activation) on ``onehot``, first task."""
+    from dfimx.models import load_keras_model  # imported here: TensorFlow loads on use
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_keras_model(model)
+    out = model.predict(np.asarray(onehot, np.float32), batch_size=256, verbose=0)
+    out = out[0] if isinstance(out, (list, tuple)) else out
+    return np.asarray(out, np.float64).reshape(len(onehot), -1)[:, 0]
 
 
 def calibration_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
