@@ -55,13 +55,36 @@ def oracle_files(tmp_path_factory, cnn_path):
 
 
 @pytest.fixture(scope="session")
-def demo_model(tmp_path_factory):
-    """The demo's A-and-B CNN (same settings as ``dfimx demo``), trained once per session."""
+def demo_training(tmp_path_factory):
+    """``(model, seconds, path)``: the demo's A-and-B CNN (``simulate.DEMO_SETTINGS``, as
+    ``dfimx demo`` trains it), trained once per session into a fresh folder, with the
+    seconds that ``train_model`` took (simulation and saving not counted)."""
+    import time
+
     from dfimx import simulate
+    from dfimx.simulate import models
+
+    seconds = []
+    train = models.train_model
+
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = train(*args, **kwargs)
+        seconds.append(time.perf_counter() - t0)
+        return out
 
     path = tmp_path_factory.mktemp("demo_model") / "model.keras"
-    simulate.cached_demo_model(path)
-    return str(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "train_model", timed)
+        model = simulate.cached_demo_model(path)
+    assert len(seconds) == 1, "the session's demo model was not trained"
+    return model, seconds[0], str(path)
+
+
+@pytest.fixture(scope="session")
+def demo_model(demo_training):
+    """Path of the demo's A-and-B CNN (see ``demo_training``), trained once per session."""
+    return demo_training[2]
 
 
 @pytest.fixture
