@@ -55,13 +55,36 @@ def oracle_files(tmp_path_factory, cnn_path):
 
 
 @pytest.fixture(scope="session")
-def demo_model(tmp_path_factory):
-    """The demo's A-and-B CNN (same settings as ``dfimx demo``), trained once per session."""
+def demo_training(tmp_path_factory):
+    """``(model, seconds, path)``: the demo's A-and-B CNN (``simulate.DEMO_SETTINGS``, as
+    ``dfimx demo`` trains it), trained once per session into a fresh folder, with the
+    seconds that ``train_model`` took (simulation and saving not counted)."""
+    import time
+
     from dfimx import simulate
+    from dfimx.simulate import models
+
+    seconds = []
+    train = models.train_model
+
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = train(*args, **kwargs)
+        seconds.append(time.perf_counter() - t0)
+        return out
 
     path = tmp_path_factory.mktemp("demo_model") / "model.keras"
-    simulate.cached_demo_model(path)
-    return str(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "train_model", timed)
+        model = simulate.cached_demo_model(path)
+    assert len(seconds) == 1, "the session's demo model was not trained"
+    return model, seconds[0], str(path)
+
+
+@pytest.fixture(scope="session")
+def demo_model(demo_training):
+    """Path of the demo's A-and-B CNN (see ``demo_training``), trained once per session."""
+    return demo_training[2]
 
 
 @pytest.fixture
@@ -128,3 +151,48 @@ def cropped_runs(oracle_files, tmp_path):
     crop = dfimx.compute_dfim(dfimx.plan_elements(dfimx.from_fasta(wide, length=40), shifted),
                               oracle_files["model"], **settings)
     return base, crop
+
+
+@pytest.fixture(scope="session")
+def oracle_cluster(oracle_files, tmp_path_factory):
+    """Runs of the oracle job on ONE loopback cluster, started with one worker and scaled to
+    two (the worker processes and their TensorFlow start once for all cluster tests).
+
+    ``{"address": the scheduler's, "w1": store of the run on one worker (chunks of 2),
+    "w2": on two workers (chunks of 2), "w2_chunk3": on two workers (chunks of 3),
+    "probes": {worker: (plugin scorer is the process cache's, TensorFlow threads)},
+    "used": id of the scorer a task gets, "plugin_ids": the scorer ids of the plugins}``.
+    """
+    import dfimx
+    from dfimx.cluster import PLUGIN_NAME, start_client
+    from dfimx.dfim import compute_dfim
+    from dfimx.models import ModelSpec, load_scorer
+    from dfimx.store import write_store
+
+    d = tmp_path_factory.mktemp("cluster")
+
+    def run(path, chunk_size):
+        ds = dfimx.plan_elements(dfimx.from_fasta(oracle_files["fasta"], chunk_size=chunk_size),
+                                 oracle_files["elements"])
+        write_store(compute_dfim(ds, oracle_files["model"], null_draws=2), path, progress=False)
+        return path
+
+    spec = ModelSpec.from_path(oracle_files["model"])
+    out = {}
+    with start_client(workers=1, spec=spec) as client:
+        out["address"] = client.scheduler_info()["address"]
+        out["w1"] = run(d / "w1.zarr", 2)
+        client.cluster.scale(2)
+        client.wait_for_workers(2, timeout=60)
+        out["w2"] = run(d / "w2.zarr", 2)
+        out["w2_chunk3"] = run(d / "w2_chunk3.zarr", 3)
+
+        def probe(dask_worker):
+            plugin = dask_worker.plugins[PLUGIN_NAME]
+            return plugin.scorer_id == id(load_scorer(spec)), plugin.tf_threads
+
+        out["probes"] = client.run(probe)
+        out["used"] = client.submit(lambda: id(load_scorer(spec)), pure=False).result()
+        out["plugin_ids"] = set(client.run(
+            lambda dask_worker: dask_worker.plugins[PLUGIN_NAME].scorer_id).values())
+    return out

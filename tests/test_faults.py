@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,7 +43,7 @@ def job(tmp_path_factory):
 
 def _result(job, **kw):
     ds = dfimx.plan_elements(dfimx.from_fasta(job["fasta"], chunk_size=CHUNK), job["elements"])
-    return compute_dfim(ds, job["model"], null_draws=6, **kw)
+    return compute_dfim(ds, job["model"], null_draws=2, **kw)
 
 
 def _wait_for_regions(path, at_least, stop, timeout=120.0):
@@ -60,13 +60,11 @@ def _wait_for_regions(path, at_least, stop, timeout=120.0):
     return None
 
 
-def test_worker_killed_mid_run_gives_the_same_table(job, tmp_path):
+def test_worker_killed_mid_run_gives_the_same_table(job, calm, tmp_path):
     from dfimx.cluster import start_client
     from dfimx.models import ModelSpec
 
-    with dask.config.set(scheduler="threads"):
-        write_store(_result(job), tmp_path / "calm.zarr", progress=False)
-    calm = to_dataframe(open_result(tmp_path / "calm.zarr"))
+    calm, _ = calm
 
     path = tmp_path / "killed.zarr"
     killed = {}
@@ -101,7 +99,18 @@ def test_worker_killed_mid_run_gives_the_same_table(job, tmp_path):
 def _cli(job, out, *extra):
     return [sys.executable, "-m", "dfimx", "run", "--model", job["model"], "--fasta",
             job["fasta"], "--elements", job["elements"], "-o", str(out), "--chunk-size",
-            str(CHUNK), "--null-draws", "6", "--no-progress", *extra]
+            str(CHUNK), "--null-draws", "2", "--no-progress", *extra]
+
+
+@pytest.fixture(scope="module")
+def calm(job, tmp_path_factory):
+    """The job's undisturbed ``dfimx run`` (the command of the faulted runs): its table and
+    its store, the reference that every fault test compares with."""
+    from dfimx.cli import main
+
+    path = tmp_path_factory.mktemp("calm") / "calm.zarr"
+    assert main(_cli(job, path)[3:]) == 0
+    return to_dataframe(open_result(path)), path
 
 
 def _chunk_stamps(path: Path, region: int) -> dict[str, tuple[int, int]]:
@@ -114,7 +123,7 @@ def _chunk_stamps(path: Path, region: int) -> dict[str, tuple[int, int]]:
     return stamps
 
 
-def test_killed_run_resumes_only_missing_regions(job, tmp_path):
+def test_killed_run_resumes_only_missing_regions(job, calm, tmp_path):
     from dfimx.cli import main
 
     path = tmp_path / "run.zarr"
@@ -138,8 +147,7 @@ def test_killed_run_resumes_only_missing_regions(job, tmp_path):
     assert is_complete(path) and region_status(path).all()
     for r, before in stamps.items():  # regions recorded before the kill were not recomputed
         assert _chunk_stamps(path, r) == before, f"region {r} was recomputed"
-    assert main(_cli(job, tmp_path / "calm.zarr")[3:]) == 0
-    resumed, calm = open_result(path), open_result(tmp_path / "calm.zarr")
+    resumed, calm = open_result(path), open_result(calm[1])
     pd.testing.assert_frame_equal(to_dataframe(resumed), to_dataframe(calm))
     for name in ("interaction_profile", "mutant_prediction", "prediction"):
         np.testing.assert_array_equal(resumed[name].values, calm[name].values, err_msg=name)
@@ -150,9 +158,8 @@ def _stamps_of_store(path: Path) -> dict[str, tuple[int, int]]:
             if p.is_file()}
 
 
-def test_two_runs_on_one_output_exactly_one_writes(job, tmp_path):
+def test_two_runs_on_one_output_exactly_one_writes(job, calm, tmp_path):
     """Finding 1: a second ``dfimx run`` on the same ``-o`` is refused while the first runs."""
-    from dfimx.cli import main
     from dfimx.store import lock_path
 
     path = tmp_path / "run.zarr"
@@ -184,15 +191,14 @@ def test_two_runs_on_one_output_exactly_one_writes(job, tmp_path):
     assert first.returncode == 0, err
     assert f"wrote {path}" in out  # the closing summary names the store
     assert not Path(lock_path(str(path))).exists()
-    assert main(_cli(job, tmp_path / "calm.zarr")[3:]) == 0
-    ds, calm = open_result(path, verify=True), open_result(tmp_path / "calm.zarr")
+    ds, calm = open_result(path, verify=True), open_result(calm[1])
     pd.testing.assert_frame_equal(to_dataframe(ds), to_dataframe(calm))
     for name in ("interaction_profile", "mutant_prediction", "prediction", "interaction_score"):
         np.testing.assert_array_equal(ds[name].values, calm[name].values, err_msg=name)
     assert [r["run_id"] for r in ds.attrs["dfimx_runs"]] == [owner["run_id"]]
 
 
-def test_disk_full_mid_run_is_one_line_then_resume_finishes(job, tmp_path, capsys,
+def test_disk_full_mid_run_is_one_line_then_resume_finishes(job, calm, tmp_path, capsys,
                                                             monkeypatch):
     """Finding 10: a full disk (simulated: the 40th chunk write fails with ENOSPC) is one line,
     exit 2, an incomplete store, and ``--resume`` finishes it once there is space again."""
@@ -222,12 +228,10 @@ def test_disk_full_mid_run_is_one_line_then_resume_finishes(job, tmp_path, capsy
     assert path.exists() and not is_complete(path)
     monkeypatch.setattr(LocalStore, "set", real_set)
     assert main(_cli(job, path, "--resume")[3:]) == 0
-    assert main(_cli(job, tmp_path / "calm.zarr")[3:]) == 0
-    pd.testing.assert_frame_equal(to_dataframe(open_result(path, verify=True)),
-                                  to_dataframe(open_result(tmp_path / "calm.zarr")))
+    pd.testing.assert_frame_equal(to_dataframe(open_result(path, verify=True)), calm[0])
 
 
-def test_a_garbled_chunk_is_one_line_for_every_reader_and_resume_repairs_it(job, tmp_path,
+def test_a_garbled_chunk_is_one_line_for_every_reader_and_resume_repairs_it(job, calm, tmp_path,
                                                                              capsys):
     """Findings 2 and 10: a chunk overwritten with garbage of the same size is refused with one
     line naming the variable and region by export and report; resume recomputes that region
@@ -235,8 +239,8 @@ def test_a_garbled_chunk_is_one_line_for_every_reader_and_resume_repairs_it(job,
     from dfimx.cli import main
 
     path = tmp_path / "run.zarr"
-    assert main(_cli(job, path)[3:]) == 0
-    calm = to_dataframe(open_result(path))
+    shutil.copytree(calm[1], path)  # a finished run's store
+    calm = calm[0]
     chunk = path / "interaction_score" / "c" / "5" / "0" / "0" / "0"
     chunk.write_bytes(bytes(reversed(chunk.read_bytes())))
     capsys.readouterr()

@@ -32,13 +32,10 @@ def test_same_result_threaded_synchronous_and_chunk_sizes(oracle_files, tmp_path
 
 
 @pytest.mark.slow
-def test_same_result_on_a_local_cluster(oracle_files, tmp_path):
-    from dfimx.cluster import start_client
-    from dfimx.models import ModelSpec
-
+def test_same_result_on_a_local_cluster(oracle_files, oracle_cluster, tmp_path):
+    """The conftest cluster's two-worker run in chunks of 3 against the threaded one."""
     a = _run(oracle_files, tmp_path / "a.zarr", 3, "threads")
-    with start_client(workers=2, spec=ModelSpec.from_path(oracle_files["model"])) as client:
-        assert client.scheduler_info()["address"].startswith("tls://127.0.0.1")
-        b = _run(oracle_files, tmp_path / "b.zarr", 3)
+    assert oracle_cluster["address"].startswith("tls://127.0.0.1")
+    b = open_result(oracle_cluster["w2_chunk3"]).load()
     for name in ("interaction_score", "null_interaction_score", "interaction_profile"):
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)

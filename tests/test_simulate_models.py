@@ -3,8 +3,6 @@ random CNNs."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -41,11 +39,14 @@ def _logit(model, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def trained():
-    train = simulate_sequences(n=4000, seed=0)
-    t0 = time.perf_counter()
-    model = train_model(train, seed=0)
-    return model, time.perf_counter() - t0
+def trained(demo_training):
+    """``train_model(simulate_sequences(n=4000, seed=0), seed=0)`` and its training seconds:
+    the session's demo model, trained with exactly these settings."""
+    from dfimx.simulate import DEMO_SETTINGS
+
+    assert DEMO_SETTINGS == {"n": 4000, "length": 200, "seed": 0, "epochs": 15}
+    model, seconds, _ = demo_training
+    return model, seconds
 
 
 def test_trained_model_learns_the_and_rule(trained):
