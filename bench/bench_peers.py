@@ -43,6 +43,8 @@ WINDOW = 100
 #: Default sequence counts: a few minutes for the whole benchmark on two cores.
 SMALL_SEQS = 128
 MID_SEQS = 6
+#: At least one full model batch of dfimx's (it pads a batch to 64 rows, the peers do not).
+MID_ATTRIBUTION_SEQS = 64
 
 
 class Rounds:
@@ -254,21 +256,24 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=["perbase", "attribution", "ism"])
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds of each section")
     ap.add_argument("--n-small", type=int, default=SMALL_SEQS, help="sequences, small net")
-    ap.add_argument("--n-mid", type=int, default=MID_SEQS, help="sequences, mid net")
+    ap.add_argument("--n-mid", type=int, default=MID_SEQS, help="sequences, mid net (per-base)")
+    ap.add_argument("--n-mid-attribution", type=int, default=MID_ATTRIBUTION_SEQS,
+                    help="sequences, mid net (attribution section)")
     ap.add_argument("--n-ism", type=int, default=1, help="sequences, ISM")
     ap.add_argument("--ism-repeats", type=int, default=1,
                     help="timed ISM rounds (after the untimed equality check)")
     ap.add_argument("--scale", type=int, default=1,
                     help="multiply the sequence counts (e.g. 4 for steadier figures)")
     args = ap.parse_args()
-    n_small, n_mid, n_ism = (args.scale * k for k in (args.n_small, args.n_mid, args.n_ism))
+    n_small, n_mid, n_mid_attr, n_ism = (args.scale * k for k in (
+        args.n_small, args.n_mid, args.n_mid_attribution, args.n_ism))
     peers = _peers()
     tmp = tempfile.mkdtemp(prefix="dfimx-peers-")
     sections = {
         "perbase": lambda: (perbase("small", n_small, args.repeats, peers, tmp),
                             perbase("mid", n_mid, args.repeats, peers, tmp)),
         "attribution": lambda: (attribution("small", 2 * n_small, args.repeats, peers),
-                                attribution("mid", n_mid, args.repeats, peers)),
+                                attribution("mid", n_mid_attr, args.repeats, peers)),
         "ism": lambda: ism(n_ism, args.ism_repeats, peers),
     }
     for name, run in sections.items():
