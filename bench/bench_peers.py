@@ -1,8 +1,9 @@
 """dfimx against raw TensorFlow and against PyTorch peers (tangermeme, captum), same weights.
 
 Every line is a ratio with both absolute figures (sequences per second; higher is better
-for dfimx).  Timings are the best of ``--repeats`` rounds, the rounds going over all
-contenders in turn (so that load on the machine hits each alike).  Sections:
+for dfimx).  Each of ``--repeats`` rounds times every contender once, in turn, so that load
+on the machine hits each alike; a ratio is the median over the rounds of the ratio within
+each round, an absolute figure the median of its rounds.  Sections:
 
 * ``perbase``: the per-base map of a 100-bp window (1 + 3x100 gradient x input
   attributions per sequence) by :func:`dfimx.run.run_dfim` (``--scan``, null none, Zarr
@@ -19,7 +20,10 @@ contenders in turn (so that load on the machine hits each alike).  Sections:
 Needs the ``bench`` extra (``pip install -e ".[bench]"``: torch CPU, tangermeme, captum);
 without it the peer lines are skipped and said so.
 
-Usage: ``python -m bench.bench_peers [--only perbase attribution ism] [--repeats 2]``
+The defaults run in a few minutes on two cores; ``--n-small``, ``--n-mid``, ``--n-ism``
+and ``--repeats`` scale every section up (``--scale 4`` multiplies the sequence counts).
+
+Usage: ``python -m bench.bench_peers [--only perbase attribution ism] [--repeats 3]``
 """
 
 from __future__ import annotations
@@ -36,17 +40,39 @@ from bench.peers import NETS, check_twins, keras_net, ratio_line, torch_twin
 
 BATCH = 512
 WINDOW = 100
+#: Default sequence counts: a few minutes for the whole benchmark on two cores.
+SMALL_SEQS = 128
+MID_SEQS = 6
+#: At least one full model batch of dfimx's (it pads a batch to 64 rows, the peers do not).
+MID_ATTRIBUTION_SEQS = 64
 
 
-def _best(fns: dict[str, Any], repeats: int) -> dict[str, float]:
-    """Best wall time of each function, the repeats going round all of them."""
-    best = {k: float("inf") for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - t0)
-    return best
+class Rounds:
+    """Wall times of each function over rounds that go through all of them in turn."""
+
+    def __init__(self, fns: dict[Any, Any], repeats: int) -> None:
+        self.times: dict[Any, list[float]] = {k: [] for k in fns}
+        for _ in range(max(1, repeats)):
+            for k, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                self.times[k].append(time.perf_counter() - t0)
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.times
+
+    def rate(self, key: Any, n: int) -> float:
+        """``n`` items over the median time of ``key``."""
+        return n / float(np.median(self.times[key]))
+
+    def ratio(self, ours: Any, theirs: Any) -> float:
+        """Median over the rounds of ``time(theirs) / time(ours)`` (a throughput ratio)."""
+        return float(np.median(np.array(self.times[theirs]) / np.array(self.times[ours])))
+
+    def line(self, name: str, ours: Any, theirs: Any, n: int, what: str) -> str:
+        """The ratio line of ``ours`` against ``theirs``, ``n`` sequences a round."""
+        return ratio_line(name, self.rate(ours, n), self.rate(theirs, n), "seq/s", what,
+                          ratio=self.ratio(ours, theirs))
 
 
 def _peers() -> bool:
@@ -105,24 +131,30 @@ def perbase(kind: str, n: int, repeats: int, peers: bool, tmp: str) -> None:
         print(f"# {kind}: Keras vs PyTorch outputs differ by {check_twins(model, twin, X[:8]):.2g}",
               flush=True)
         Xt = torch.tensor(X.transpose(0, 2, 1).copy())
+        from tangermeme.saliency import saliency
+
         fns["tangermeme"] = lambda: dependency_map(
             twin, Xt, start=start, end=start + WINDOW,
             additional_func_kwargs={"batch_size": BATCH})
+        allt = torch.tensor(allx.transpose(0, 2, 1).copy())
+        fns["torch_raw"] = lambda: saliency(twin, allt, batch_size=BATCH)
     for fn in fns.values():  # warm-up: tracing, first allocations
         fn() if fn is not pipeline else run_dfim(
             spec, X[:4], scan=scan, output=f"{tmp}/{kind}-warm.zarr", null="none",
             method="grad_x_input", batch_size=BATCH, progress=False, workers=0)
-    best = _best(fns, repeats)
-    rate = {k: n / v for k, v in best.items()}
+    rounds = Rounds(fns, repeats)
     per = 1 + 3 * WINDOW
     what = (f"per-base map of a {WINDOW}-bp window ({per} grad_x_input attributions/seq), "
-            f"{kind} net L={length}, {n} seqs, batch {BATCH}")
-    ratio_line(f"perbase_vs_raw_{kind}", rate["dfimx"], rate["raw"], "seq/s",
-               f"{what}: run_dfim --scan (store included) / bare attribution of the same "
-               f"{len(allx)} inputs")
-    if "tangermeme" in rate:
-        ratio_line(f"perbase_vs_tangermeme_{kind}", rate["dfimx"], rate["tangermeme"],
-                   "seq/s", f"{what}: run_dfim --scan / tangermeme dependency_map (saliency)")
+            f"{kind} net L={length}, {n} seqs, batch {BATCH}, {repeats} rounds")
+    rounds.line(f"perbase_vs_raw_{kind}", "dfimx", "raw", n,
+                f"{what}: run_dfim --scan (null none, store included) / bare grad_x_input "
+                f"attribution (METHODS kernel) of the same {len(allx)} inputs")
+    if "tangermeme" in rounds:
+        rounds.line(f"perbase_vs_tangermeme_{kind}", "dfimx", "tangermeme", n,
+                    f"{what}: run_dfim --scan / tangermeme dependency_map (saliency)")
+        rounds.line(f"raw_tf_vs_raw_torch_{kind}", "raw", "torch_raw", n,
+                    f"{what}: bare TensorFlow grad_x_input / bare PyTorch saliency (tangermeme "
+                    f"saliency x input) of the same {len(allx)} inputs")
 
 
 def attribution(kind: str, n: int, repeats: int, peers: bool) -> None:
@@ -170,16 +202,16 @@ def attribution(kind: str, n: int, repeats: int, peers: bool) -> None:
     fns.update({("peer", k): v for k, v in theirs.items()})
     for fn in fns.values():
         fn()
-    best = _best(fns, repeats)
+    rounds = Rounds(fns, repeats)
     for k in ours:
-        what = f"{k}, {kind} net, {n} seqs, batch {BATCH}"
+        what = f"{k}, {kind} net, {n} seqs, batch {BATCH}, {repeats} rounds"
         if k == "deepshap":
             what += ", 10 dinucleotide-shuffled references"
-        if ("peer", k) in best:
-            ratio_line(f"{k}_vs_peer_{kind}", n / best[("dfimx", k)], n / best[("peer", k)],
-                       "seq/s", f"{what}: dfimx / {names[k]}")
+        if ("peer", k) in rounds:
+            rounds.line(f"{k}_vs_peer_{kind}", ("dfimx", k), ("peer", k), n,
+                        f"{what}: dfimx / {names[k]}")
         else:
-            bench_line(f"{k}_{kind}", n / best[("dfimx", k)], "seq/s", what)
+            bench_line(f"{k}_{kind}", rounds.rate(("dfimx", k), n), "seq/s", what)
 
 
 def ism(n: int, repeats: int, peers: bool) -> None:
@@ -209,36 +241,46 @@ def ism(n: int, repeats: int, peers: bool) -> None:
           f"output |f(x)| = {scale:.3g} (float32 round-off)", flush=True)
     if "tangermeme" in fns:
         fns["tangermeme"]()
-    best = _best(fns, repeats)
+    rounds = Rounds(fns, repeats)
     what = (f"exact ISM, dilated residual conv net L={NETS['dilated']} (RF 81 bp), {n} seqs, "
-            f"3L substitutions each, batch {BATCH}")
-    ratio_line("fast_ism_vs_full_passes", n / best["fast"], n / best["naive"], "seq/s",
-               f"{what}: dfimx fast ISM / dfimx full forward passes (equal to {err:.1g} of |f|)")
-    if "tangermeme" in best:
-        ratio_line("fast_ism_vs_tangermeme", n / best["fast"], n / best["tangermeme"], "seq/s",
-                   f"{what}: dfimx fast ISM / tangermeme saturation_mutagenesis (fast=True)")
+            f"3L substitutions each, batch {BATCH}, {repeats} rounds")
+    rounds.line("fast_ism_vs_full_passes", "fast", "naive", n,
+                f"{what}: dfimx fast ISM / dfimx full forward passes (equal to {err:.1g} of |f|)")
+    if "tangermeme" in rounds:
+        rounds.line("fast_ism_vs_tangermeme", "fast", "tangermeme", n,
+                    f"{what}: dfimx fast ISM / tangermeme saturation_mutagenesis (fast=True)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=["perbase", "attribution", "ism"])
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--n-small", type=int, default=192, help="sequences, small net")
-    ap.add_argument("--n-mid", type=int, default=12, help="sequences, mid net")
+    ap.add_argument("--repeats", type=int, default=3, help="timed rounds of each section")
+    ap.add_argument("--n-small", type=int, default=SMALL_SEQS, help="sequences, small net")
+    ap.add_argument("--n-mid", type=int, default=MID_SEQS, help="sequences, mid net (per-base)")
+    ap.add_argument("--n-mid-attribution", type=int, default=MID_ATTRIBUTION_SEQS,
+                    help="sequences, mid net (attribution section)")
     ap.add_argument("--n-ism", type=int, default=1, help="sequences, ISM")
     ap.add_argument("--ism-repeats", type=int, default=1,
                     help="timed ISM rounds (after the untimed equality check)")
+    ap.add_argument("--scale", type=int, default=1,
+                    help="multiply the sequence counts (e.g. 4 for steadier figures)")
     args = ap.parse_args()
+    n_small, n_mid, n_mid_attr, n_ism = (args.scale * k for k in (
+        args.n_small, args.n_mid, args.n_mid_attribution, args.n_ism))
     peers = _peers()
     tmp = tempfile.mkdtemp(prefix="dfimx-peers-")
-    if "perbase" in args.only:
-        perbase("small", args.n_small, args.repeats, peers, tmp)
-        perbase("mid", args.n_mid, args.repeats, peers, tmp)
-    if "attribution" in args.only:
-        attribution("small", 2 * args.n_small, args.repeats, peers)
-        attribution("mid", args.n_mid, args.repeats, peers)
-    if "ism" in args.only:
-        ism(args.n_ism, args.ism_repeats, peers)
+    sections = {
+        "perbase": lambda: (perbase("small", n_small, args.repeats, peers, tmp),
+                            perbase("mid", n_mid, args.repeats, peers, tmp)),
+        "attribution": lambda: (attribution("small", 2 * n_small, args.repeats, peers),
+                                attribution("mid", n_mid_attr, args.repeats, peers)),
+        "ism": lambda: ism(n_ism, args.ism_repeats, peers),
+    }
+    for name, run in sections.items():
+        if name in args.only:
+            t0 = time.perf_counter()
+            run()
+            print(f"# {name}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -126,9 +126,14 @@ def check_twins(model: Any, twin: Any, X: np.ndarray) -> float:
     return float(np.abs(want - got).max())
 
 
-def ratio_line(name: str, ours: float, theirs: float, unit: str, what: str) -> str:
-    """``BENCH name ratio x what (dfimx A unit vs B unit)``, printed and returned."""
+def ratio_line(name: str, ours: float, theirs: float, unit: str, what: str,
+               ratio: float | None = None) -> str:
+    """``BENCH name ratio x what (dfimx A unit vs B unit)``, printed and returned.
+
+    ``ratio`` defaults to ``ours / theirs`` (give it when measured otherwise, e.g. as the
+    median of per-round ratios).
+    """
     from bench.common import bench_line
 
-    return bench_line(name, ours / theirs, "x",
-                      f"{what} (dfimx {ours:.4g} {unit} vs {theirs:.4g} {unit})")
+    value = ours / theirs if ratio is None else ratio
+    return bench_line(name, value, "x", f"{what} (dfimx {ours:.4g} {unit} vs {theirs:.4g} {unit})")

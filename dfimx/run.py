@@ -40,6 +40,7 @@ import xarray as xr
 from dfimx import sequences
 from dfimx.dfim import compute_dfim
 from dfimx.dfim.graph import settings_attrs
+from dfimx.dfim.kernel import SUMMATION_METHODS
 from dfimx.errors import InputError
 from dfimx.execution import (
     PROCESS_MIN_CORES,
@@ -135,7 +136,8 @@ def statistics_pass(
     (:func:`dfimx.stats.finalize.result_statistics`, as :func:`dfimx.store.write_store`
     does for a result it is given without a ``finalize``), and the run's largest
     summation-to-delta violation (:func:`record_summation_delta`)."""
-    record_summation_delta(path, storage_options=storage_options)
+    if settings.method in SUMMATION_METHODS:  # other methods store no summation_delta
+        record_summation_delta(path, storage_options=storage_options)
     if settings.null == "none":  # no null scores: nothing to add (and no need to open it)
         return
     ds = open_result(path, allow_incomplete=True, storage_options=storage_options)

@@ -102,3 +102,27 @@ def test_attribute_reuses_one_scorer_per_model_and_keeps_no_model_alive():
     keras.backend.clear_session()
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("method", ["gradient", "grad_x_input", "deeplift"])
+def test_position_sums_are_the_attributions_summed_over_bases(method):
+    """The sums taken inside the compiled function (gradient methods) or from the full
+    attributions (the others) equal the full attributions summed base by base, to the
+    bit, on one-hot inputs and on fractional (gc-replaced) ones; the outputs are the
+    model's."""
+    from dfimx.attribution.registry import position_sums_and_predict
+
+    scorer = build_scorer(_model())
+    X = random_onehot(5, L, seed=3).astype(np.float32)
+    X[1, 4:9] = [0.3, 0.2, 0.2, 0.3]  # a gc-replaced stretch: several bases per position
+    assert (A.METHODS[method].position_sums is None) == (method == "deeplift")
+    signed, absolute, y = position_sums_and_predict(method, scorer, X, batch_size=4)
+    imp, y_full = A.attribute_and_predict(method, scorer, X, batch_size=4)
+    want = imp[:, :, 0] + imp[:, :, 1] + imp[:, :, 2] + imp[:, :, 3]
+    want_abs = (np.abs(imp[:, :, 0]) + np.abs(imp[:, :, 1]) + np.abs(imp[:, :, 2])
+                + np.abs(imp[:, :, 3]))
+    np.testing.assert_array_equal(signed, want)
+    np.testing.assert_array_equal(absolute, want_abs)
+    assert signed.shape == (5, L, 2) and (absolute >= np.abs(signed)).all()
+    np.testing.assert_array_equal(y, y_full)
+    np.testing.assert_allclose(y, predict_batched(scorer, X), rtol=1e-5, atol=1e-6)

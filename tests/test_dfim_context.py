@@ -109,11 +109,15 @@ def _count_rows(monkeypatch):
     """Count the rows every attribution call of the kernel takes."""
     rows = []
     method = kernel.METHODS["grad_x_input"]
-    inner = method.kernel
+    inner, inner_sums = method.kernel, method.position_sums
 
     def counted(scorer, inputs, **kw):
         rows.append(len(inputs))
         return inner(scorer, inputs, **kw)
+
+    def counted_sums(scorer, inputs, **kw):
+        rows.append(len(inputs))
+        return inner_sums(scorer, inputs, **kw)
 
     orig_attr = kernel.attribute_and_predict
 
@@ -122,7 +126,8 @@ def _count_rows(monkeypatch):
         return orig_attr(name, scorer, inputs, **kw)
 
     methods = dict(kernel.METHODS)
-    methods["grad_x_input"] = dataclasses.replace(method, kernel=counted)
+    methods["grad_x_input"] = dataclasses.replace(method, kernel=counted,
+                                                  position_sums=counted_sums)
     monkeypatch.setattr(kernel, "METHODS", methods)
     monkeypatch.setattr(kernel, "attribute_and_predict", counted_ap)
     return rows

@@ -139,3 +139,25 @@ def test_per_base_scan_equals_explicit_substitutions(oracle_files):
     for name in ("interaction_score", "interaction_profile", "mutant_prediction"):
         np.testing.assert_allclose(fast[name], per_base[name], rtol=1e-5, atol=1e-6,
                                    equal_nan=True, err_msg=name)
+
+
+@pytest.mark.parametrize("mutation", ["zeros", "gc"])
+def test_sums_inside_the_model_leave_every_output_unchanged(block_inputs, oracle_files,
+                                                            monkeypatch, mutation):
+    """The kernel's sum path (the method's ``position_sums``) against the same method
+    without it (full attributions, summed in numpy): the same bits in every output."""
+    import dataclasses
+
+    from dfimx.dfim import kernel
+
+    spec = ModelSpec.from_path(oracle_files["model"])
+    settings = Settings(method="grad_x_input", mutation=mutation, null="dinuc",
+                        null_draws=2).validate()
+    fast = dfim_block(**block_inputs, spec=spec, settings=settings)
+    methods = dict(kernel.METHODS)
+    methods["grad_x_input"] = dataclasses.replace(methods["grad_x_input"], position_sums=None)
+    monkeypatch.setattr(kernel, "METHODS", methods)
+    full = dfim_block(**block_inputs, spec=spec, settings=settings)
+    assert set(fast) == set(full)
+    for name in full:
+        np.testing.assert_array_equal(fast[name], full[name], err_msg=name)

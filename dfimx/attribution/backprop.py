@@ -66,10 +66,14 @@ def task_gradients(tape: Any, y: Any, x: Any, n_tasks: int, vectorize: bool = Fa
         for t in range(n_tasks)], axis=-1)
 
 
-def _gradient_output_fn(scorer: Scorer, times_input: bool = False) -> Any:
+def _gradient_output_fn(scorer: Scorer, times_input: bool = False, sums: bool = False
+                        ) -> Any:
     """Compiled ``X -> (gradients (N, L, 4, T), outputs (N, T))`` in one pass.
 
-    With ``times_input`` the gradients are multiplied by ``X`` (gradient x input).
+    With ``times_input`` the gradients are multiplied by ``X`` (gradient x input); with
+    ``sums`` the function returns ``(signed (N, L, T), absolute (N, L, T), outputs)``, the
+    attributions summed over bases (one after the other, as
+    :func:`dfimx.attribution.registry.base_sums` adds them).
     """
     network = scorer.network
     n_tasks = scorer.n_tasks
@@ -84,11 +88,18 @@ def _gradient_output_fn(scorer: Scorer, times_input: bool = False) -> Any:
                 tape.watch(x)
                 y = network(x, training=False)
             g = task_gradients(tape, y, x, n_tasks, vec)
-            return (g * x[..., None] if times_input else g), y
+            a = g * x[..., None] if times_input else g
+            if not sums:
+                return a, y
+            signed, absolute = a[:, :, 0], tf.abs(a[:, :, 0])
+            for b in range(1, a.shape[2] or 4):  # the alphabet's 4 bases
+                signed, absolute = signed + a[:, :, b], absolute + tf.abs(a[:, :, b])
+            return signed, absolute, y
 
         return fn
 
-    return scorer.compiled(("gradient+output", n_tasks, times_input), build)
+    key = ("gradient+output", n_tasks, times_input) + (("sums",) if sums else ())
+    return scorer.compiled(key, build)
 
 
 def _modified_gradient_fn(scorer: Scorer, rules: Rules) -> Any:
@@ -126,6 +137,43 @@ def _run_batched(fn: Any, X: np.ndarray, batch_size: int,
         g, y = fn(tf.constant(pad_rows(X[sl], batch_size)))
         grads[sl], outs[sl] = g.numpy()[:b], y.numpy()[:b]
     return grads, outs
+
+
+def _run_batched_sums(fn: Any, X: np.ndarray, batch_size: int, n_tasks: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A compiled ``x -> (signed, absolute, outputs)`` over ``X`` in padded batches."""
+    import tensorflow as tf
+
+    X = np.asarray(X, dtype=np.float32)
+    signed = np.empty(X.shape[:2] + (n_tasks,), dtype=np.float32)
+    absolute = np.empty_like(signed)
+    outs = np.empty((len(X), n_tasks), dtype=np.float32)
+    for sl in batches(len(X), batch_size):
+        b = sl.stop - sl.start
+        s, a, y = fn(tf.constant(pad_rows(X[sl], batch_size)))
+        signed[sl], absolute[sl], outs[sl] = s.numpy()[:b], a.numpy()[:b], y.numpy()[:b]
+    return signed, absolute, outs
+
+
+def gradient_position_sums(
+    scorer: Scorer, X: np.ndarray, *, batch_size: int = 256, times_input: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Input gradients (``times_input``: gradient x input) summed over bases, signed and
+    absolute ``(N, L, T)``, and the scored outputs ``(N, T)``, from one compiled pass.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from dfimx.models import build_scorer
+    >>> inp = keras.Input((5, 4)); out = keras.layers.Dense(2)(keras.layers.Flatten()(inp))
+    >>> s = build_scorer(keras.Model(inp, out)); X = np.ones((3, 5, 4))
+    >>> signed, absolute, y = gradient_position_sums(s, X)
+    >>> g, _ = gradients_and_outputs(s, X)
+    >>> bool(np.array_equal(signed, g[:, :, 0] + g[:, :, 1] + g[:, :, 2] + g[:, :, 3]))
+    True
+    """
+    return _run_batched_sums(_gradient_output_fn(scorer, times_input, sums=True), X,
+                             batch_size, scorer.n_tasks)
 
 
 def gradients_and_outputs(
@@ -166,8 +214,12 @@ def _gradient_with_outputs(scorer, X, references=None, batch_size=256, **_):
     return gradients_and_outputs(scorer, X, batch_size=batch_size)
 
 
+def _gradient_sums(scorer, X, references=None, batch_size=256, **_):
+    return gradient_position_sums(scorer, X, batch_size=batch_size)
+
+
 @register_method("gradient", uses_reference=False, doc="Plain input gradient (saliency).",
-                 with_outputs=_gradient_with_outputs)
+                 with_outputs=_gradient_with_outputs, position_sums=_gradient_sums)
 def _gradient_kernel(scorer, X, references=None, batch_size=256, **_):
     return gradients(scorer, X, batch_size=batch_size)
 
@@ -176,9 +228,13 @@ def _grad_x_input_with_outputs(scorer, X, references=None, batch_size=256, **_):
     return gradients_and_outputs(scorer, X, batch_size=batch_size, times_input=True)
 
 
+def _grad_x_input_sums(scorer, X, references=None, batch_size=256, **_):
+    return gradient_position_sums(scorer, X, batch_size=batch_size, times_input=True)
+
+
 @register_method("grad_x_input", uses_reference=False,
                  doc="Gradient times input (zero reference).",
-                 with_outputs=_grad_x_input_with_outputs)
+                 with_outputs=_grad_x_input_with_outputs, position_sums=_grad_x_input_sums)
 def _grad_x_input_kernel(scorer, X, references=None, batch_size=256, **_):
     return _grad_x_input_with_outputs(scorer, X, batch_size=batch_size)[0]
 

@@ -32,6 +32,10 @@ class Method:
     ``default_reference`` is the reference kind :func:`attribute` uses when none is named.
     ``with_outputs``, when given, is a kernel with the same arguments that returns the
     attributions and the scored outputs ``(N, T)`` of its own forward pass.
+    ``position_sums``, when given, returns instead the attributions summed over bases,
+    signed and in absolute value (both ``(N, L, T)``), and the outputs, reduced where they
+    are computed so that only ``(N, L, T)`` arrays leave the model (see
+    :func:`position_sums_and_predict`).
     """
 
     name: str
@@ -40,6 +44,7 @@ class Method:
     doc: str
     default_reference: str | None = None
     with_outputs: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    position_sums: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
 
 METHODS: dict[str, Method] = {}
@@ -52,6 +57,7 @@ def register_method(
     doc: str,
     default_reference: str | None = None,
     with_outputs: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
+    position_sums: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> Callable[[Kernel], Kernel]:
     """Decorator registering an attribution kernel under ``name``.
 
@@ -67,7 +73,8 @@ def register_method(
 
     def wrap(fn: Kernel) -> Kernel:
         ref = (default_reference or "zeros") if uses_reference else None
-        METHODS[name] = Method(name, fn, uses_reference, doc, ref, with_outputs)
+        METHODS[name] = Method(name, fn, uses_reference, doc, ref, with_outputs,
+                               position_sums)
         return fn
 
     return wrap
@@ -129,6 +136,65 @@ def attribute_and_predict(
                                  **opts)
     imp = spec.kernel(scorer, X, references=references, batch_size=batch_size, **opts)
     return imp, predict_batched(scorer, X, batch_size=batch_size)
+
+
+def base_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a (N, L, 4, T)`` summed over bases, signed and in absolute value, ``(N, L, T)`` each.
+
+    The bases are added one after the other (``((a0 + a1) + a2) + a3``), the order the
+    compiled :data:`Method.position_sums` kernels use, so both give the same float32 bits.
+
+    Examples
+    --------
+    >>> a = np.arange(16.0).reshape(1, 2, 4, 2) - 8
+    >>> s, m = base_sums(a)
+    >>> bool(np.array_equal(s, a.sum(axis=2))), bool(np.array_equal(m, np.abs(a).sum(axis=2)))
+    (True, True)
+    """
+    signed, absolute = a[:, :, 0].copy(), np.abs(a[:, :, 0])
+    for b in range(1, a.shape[2]):
+        signed += a[:, :, b]
+        absolute += np.abs(a[:, :, b])
+    return signed, absolute
+
+
+def position_sums_and_predict(
+    method: str,
+    scorer: Scorer,
+    X: np.ndarray,
+    *,
+    references: np.ndarray | None = None,
+    batch_size: int = 256,
+    **opts: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Attributions summed over bases, signed and absolute (``(N, L, T)`` each), and the
+    scored outputs ``(N, T)``.
+
+    What a ``sum``-reduced DFIM score and its profile need from each input.  Methods with
+    a ``position_sums`` kernel (gradient, gradient x input) reduce inside the compiled
+    function, so the ``(N, L, 4, T)`` attributions never reach numpy; for the others the
+    sums come from :func:`attribute_and_predict` through :func:`base_sums`.  Either way
+    the values are the same bits.
+
+    Examples
+    --------
+    >>> import keras
+    >>> inp = keras.Input((5, 4)); out = keras.layers.Dense(1)(keras.layers.Flatten()(inp))
+    >>> s = build_scorer(keras.Model(inp, out))
+    >>> X = np.eye(4, dtype="float32")[[0, 1, 2, 3, 0]][None]
+    >>> signed, absolute, y = position_sums_and_predict("grad_x_input", s, X)
+    >>> imp, _ = attribute_and_predict("grad_x_input", s, X)
+    >>> bool(np.array_equal(signed, imp.sum(axis=2))), signed.shape, y.shape
+    (True, (1, 5, 1), (1, 1))
+    """
+    X = np.asarray(X, np.float32)
+    spec = get_method(method)
+    if spec.position_sums is not None:
+        return spec.position_sums(scorer, X, references=references, batch_size=batch_size,
+                                  **opts)
+    imp, pred = attribute_and_predict(method, scorer, X, references=references,
+                                      batch_size=batch_size, **opts)
+    return (*base_sums(imp), pred)
 
 
 _SCORERS_ATTR = "_dfimx_scorers"

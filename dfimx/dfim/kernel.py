@@ -26,6 +26,7 @@ from dfimx.attribution import (
     make_references,
     predict_batched,
 )
+from dfimx.attribution.registry import base_sums
 from dfimx.dfim import maps
 from dfimx.dfim.context import decoy_sources
 from dfimx.dfim.epistasis import double_mutant_epistasis
@@ -107,7 +108,7 @@ def dfim_block(
         X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid,
         scorer=scorer, method=method, settings=settings, batch_size=batch_size, full=True,
     )
-    imp0 = out.pop("original_importance", None)
+    original = out.pop("original", None)
     if settings.null == "context":  # decoy sources in the real sequence (dfimx.dfim.context)
         shape = mut_mask.shape + (settings.null_draws,)
         null = np.empty(out["interaction_score"].shape + (settings.null_draws,), np.float32)
@@ -120,7 +121,7 @@ def dfim_block(
             res = _dfim_arrays(
                 X, ids, dec["start"], dec["end"], dec["alt"], dec["mask"], resp_start,
                 resp_end, valid & dec["mask"][:, :, None], scorer=scorer, method=method,
-                settings=settings, batch_size=batch_size, full=False, imp0=imp0,
+                settings=settings, batch_size=batch_size, full=False, original=original,
             )
             null[..., k] = res.pop("interaction_score")
             dec_start[..., k], dec_end[..., k] = dec["start"], dec["end"]
@@ -151,7 +152,7 @@ def dfim_block(
 
 def _dfim_arrays(
     X, ids, mut_start, mut_end, mut_alt, mut_mask, resp_start, resp_end, valid, *,
-    scorer, method, settings: Settings, batch_size: int, full: bool, imp0=None,
+    scorer, method, settings: Settings, batch_size: int, full: bool, original=None,
 ) -> dict[str, np.ndarray]:
     n, length, _ = X.shape
     m, r, t = mut_start.shape[1], resp_start.shape[1], scorer.n_tasks
@@ -173,13 +174,36 @@ def _dfim_arrays(
             return method.kernel(scorer, inputs, references=references,
                                  batch_size=batch_size, **opts), None
 
-    # imp0 given: the original's attributions of this run, reused (context null)
-    imp0, pred0 = attribute(X, refs) if imp0 is None else (imp0, None)
+    # the `sum` score and the profile need only Δ summed over bases, the difference of
+    # the two sums: the (B, L, 4, T) delta is formed only when stored or scored per base
+    per_base = settings.score != "sum" or (full and settings.keep_delta)
+    kd = n_draws(settings.mutation, settings.n_shuffles)
+    # one mutant per source: the sums over bases are all that is needed of its
+    # attributions, taken inside the model's compiled function where the method can
+    summed = not per_base and kd == 1
+
+    def attribute_sums(inputs, references):
+        if method.position_sums is None:
+            imp, pred = attribute(inputs, references)
+            return (*base_sums(imp), pred)
+        with _MODEL_LOCK:
+            return method.position_sums(scorer, inputs, references=references,
+                                        batch_size=batch_size, **opts)
+
+    # original given: the original's attributions of this run, reused (context null)
+    if original is not None:
+        imp0, sum0, abs0, pred0 = original["importance"], original["sum"], original["abs"], None
+    elif summed and not (full and settings.keep_importance):
+        imp0 = None
+        sum0, abs0, pred0 = attribute_sums(X, refs)
+    else:
+        imp0, pred0 = attribute(X, refs)
+        sum0, abs0 = base_sums(imp0)  # (n, L, T), shared by all sources of a sequence
     scores = np.full((n, m, r, t), np.nan, np.float32)
     out: dict[str, np.ndarray] = {"interaction_score": scores}
     if full:
         out["prediction"] = pred0
-        out["original_importance"] = imp0
+        out["original"] = {"importance": imp0, "sum": sum0, "abs": abs0}
         out["mutant_prediction"] = np.full((n, m, t), np.nan, np.float32)
         out["interaction_profile"] = np.full((n, m, length, t), np.nan, np.float32)
         if settings.keep_importance:
@@ -187,13 +211,6 @@ def _dfim_arrays(
         if settings.keep_delta:
             out["delta"] = np.full((n, m, length, 4, t), np.nan, np.float32)
     seq_idx, mut_idx = np.nonzero(mut_mask)
-    # per-position sums over bases, shared by all sources of a sequence: (n, L, T)
-    sum0 = maps.sum_over_bases(imp0)
-    abs0 = maps.sum_over_bases(imp0, absolute=True)
-    # the `sum` score and the profile need only Δ summed over bases, the difference of
-    # the two sums: the (B, L, 4, T) delta is formed only when stored or scored per base
-    per_base = settings.score != "sum" or (full and settings.keep_delta)
-    kd = n_draws(settings.mutation, settings.n_shuffles)
     n_ref = 0 if refs is None else refs.shape[1]
     group = _group_size(kd, n_ref, length, batch_size, t)
     for lo in range(0, len(seq_idx), group):
@@ -212,13 +229,20 @@ def _dfim_arrays(
             mrefs = np.broadcast_to(refs[:1], (len(si) * kd,) + refs.shape[1:])
         else:
             mrefs = np.repeat(refs[si], kd, axis=0)
-        imp, pred = attribute(flat, mrefs)
+        if summed:
+            signed, mutant_abs, pred = attribute_sums(flat, mrefs)
+            imp = None
+        else:
+            imp, pred = attribute(flat, mrefs)
+            imp = imp.reshape((len(si), kd) + imp.shape[1:])
+            imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
+            if per_base:
+                mutant_abs = maps.sum_over_bases(imp, absolute=True)
+            else:
+                signed, mutant_abs = base_sums(imp)
         del mutants, flat, mrefs  # the inputs of the group are no longer needed
-        imp = imp.reshape((len(si), kd) + imp.shape[1:])
-        imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
         runs = _runs(si)
         # the magnitudes a score is a difference of, for the round-off tolerance
-        mutant_abs = maps.sum_over_bases(imp, absolute=True)
         for s_, rows in runs:
             np.add(abs0[s_], mutant_abs[rows], out=mutant_abs[rows])
         if per_base:
@@ -230,9 +254,7 @@ def _dfim_arrays(
             values = signed if settings.score == "sum" else maps.position_values(
                 delta, settings.score)
         else:
-            delta = None
-            signed = maps.sum_over_bases(imp)
-            del imp
+            delta = imp = None
             for s_, rows in runs:  # Δ summed over bases = sum0 - sum(mutant), in place
                 np.subtract(sum0[s_], signed[rows], out=signed[rows])
             values = maps.mask_source(signed, starts, ends)
