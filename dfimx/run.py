@@ -60,11 +60,11 @@ from dfimx.settings import (
     DEFAULT_MAX_CIS_VARIANTS,
     DEFAULT_MAX_MOTIF_ELEMENTS,
     DEFAULT_MAX_MOTIF_TARGETS,
-    DEFAULT_NULLS,
     DEFAULT_P_VALUE_THRESHOLD,
     DEFAULT_VARIANT_CHUNK,
     VARIANT_DEFAULTS,
     Settings,
+    with_plan_defaults,
 )
 from dfimx.stats.finalize import result_statistics
 from dfimx.store import add_variables, open_result, remove_variables, write_store
@@ -149,17 +149,8 @@ def statistics_pass(
         remove_variables(path, nulls, storage_options=storage_options)
 
 
-def with_plan_null(settings: Settings, plan: str | None) -> Settings:
-    """``settings`` validated, with the plan's default null when none is set.
-
-    Examples
-    --------
-    >>> with_plan_null(Settings(), "scan").null, with_plan_null(Settings(), "elements").null
-    ('dinuc', 'context')
-    """
-    if settings.null is None:
-        settings = dataclasses.replace(settings, null=DEFAULT_NULLS.get(plan, "context"))
-    return settings.validate()
+#: The former name of :func:`dfimx.settings.with_plan_defaults` (method and null by plan).
+with_plan_null = with_plan_defaults
 
 
 def run_dfim(
@@ -279,7 +270,7 @@ def run_dfim(
     if chunk_size is None and not isinstance(sequences_input, xr.Dataset):
         # a dataset given by the caller keeps its chunks
         ds = rechunk_seq(ds, auto_chunk_size(ds.sizes["mutation"], ds.sizes["position"]))
-    settings = with_plan_null(settings, ds.attrs.get("plan"))
+    settings = with_plan_defaults(settings, ds.attrs.get("plan"))
     workers = local_workers(workers, attribution_work(ds, settings))
     result = compute_dfim(ds, spec, settings=settings, batch_size=batch_size)
     result.attrs.update(started)
@@ -501,8 +492,8 @@ def scan_variants(
     'chr1'
     """
     base = settings if settings is not None else Settings(**VARIANT_DEFAULTS)
-    settings = with_plan_null(dataclasses.replace(base, null_keep_sources=True, **options),
-                              "variants")
+    settings = with_plan_defaults(dataclasses.replace(base, null_keep_sources=True, **options),
+                                  "variants")
     if on_ref_mismatch not in ("error", "skip"):
         raise InputError(f"on_ref_mismatch: choose 'error' or 'skip', not {on_ref_mismatch!r}",
                          option="on_ref_mismatch")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import json
+import pathlib
 import re
 
 import pytest
@@ -19,6 +21,7 @@ from dfimx.cli import build_parser
 from dfimx.dfim.maps import REDUCTIONS
 from dfimx.mutants import MUTATION_MODES
 from dfimx.settings import (
+    DEFAULT_METHODS,
     DEFAULT_NULLS,
     NULL_KINDS,
     NULL_LEVELS,
@@ -51,13 +54,16 @@ def _default_in(text: str) -> str:
 def test_setting_defaults_in_help_are_the_real_ones(command, defaults):
     real = dataclasses.replace(Settings(), **defaults).validate()
     helps = _helps(command)
-    plan_dependent = ("null", "null_level") if command == "run" else ()
+    plan_dependent = ("method", "null", "null_level") if command == "run" else ()
     for option in ("method", "n_references", "mutation", "n_shuffles", "gc", "score", "null",
                    "null_draws", "pvalue", "null_level", "seed"):
         flag = "--" + option.replace("_", "-")
         if option not in plan_dependent:
             assert _default_in(helps[flag]) == str(getattr(real, option)), (command, flag)
-    if plan_dependent:  # run: the null is the plan's, and its pooling level the null's
+    if plan_dependent:  # run: method and null are the plan's, the pooling level the null's
+        for plan, method in DEFAULT_METHODS.items():
+            if plan != "variants":  # scan-variants has its own command
+                assert re.search(rf"{method} for [a-z_ ]*\b{plan}\b", helps["--method"]), plan
         for plan, null in DEFAULT_NULLS.items():
             assert re.search(rf"{null} for [a-z_ ]*\b{plan}\b", helps["--null"]), plan
         for null in set(DEFAULT_NULLS.values()):
@@ -96,6 +102,36 @@ def test_scan_variants_defaults_are_what_a_run_gets(monkeypatch):
                        ("--chunk-size", "chunk_size"), ("--batch-size", "batch_size")):
         stated = _default_in(helps[flag])
         assert float(stated) == signature[name].default == seen[name], flag
+
+
+@pytest.mark.parametrize(("plan", "option"), [("elements", "--elements"), ("scan", "--scan"),
+                                              ("mut_dict", "--mut-dict")])
+def test_run_gets_the_plans_method_and_null(plan, option, oracle_files, monkeypatch, tmp_path):
+    """What the help states per plan is what a parsed ``run`` computes with."""
+    import dfimx.run
+
+    seen = {}
+
+    def fake_compute(ds, model, *, settings, **kwargs):
+        seen["plan"], seen["settings"] = ds.attrs["plan"], settings
+        raise SystemExit(0)
+
+    monkeypatch.setattr(dfimx.run, "compute_dfim", fake_compute)
+    value = {"elements": oracle_files["elements"], "scan": "10:20"}.get(plan)
+    if plan == "mut_dict":
+        value = str(tmp_path / "mut_dict.json")
+        pathlib.Path(value).write_text(json.dumps([{
+            "seq": "s0", "mut_start": 10, "mut_end": 16, "mut_name": "mid",
+            "resp_start": [25], "resp_end": [30], "resp_names": ["right"]}]))
+    args = build_parser().parse_args(["run", "--model", oracle_files["model"], "--fasta",
+                                      oracle_files["fasta"], option, value,
+                                      "-o", str(tmp_path / "out.zarr")])
+    with pytest.raises(SystemExit):
+        args.func(args)
+    settings = seen["settings"]
+    assert seen["plan"] == plan
+    assert (settings.method, settings.null) == (DEFAULT_METHODS[plan], DEFAULT_NULLS[plan])
+    assert settings.reference == Settings(method=settings.method).validate().reference
 
 
 def test_run_execution_and_motif_defaults():

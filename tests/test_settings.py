@@ -8,19 +8,37 @@ import pytest
 
 from dfimx.alphabet import DEFAULT_GC
 from dfimx.errors import InputError
-from dfimx.settings import DEFAULT_REFERENCES, Settings, check_execution
+from dfimx.settings import (
+    DEFAULT_METHODS,
+    DEFAULT_NULLS,
+    DEFAULT_REFERENCES,
+    Settings,
+    check_execution,
+    with_plan_defaults,
+)
 
 
 def test_defaults_and_method_references():
-    s = Settings().validate()
+    s = Settings().validate()  # no plan: the element plans' defaults
     assert (s.method, s.reference, s.mutation, s.score, s.null) == (
-        "deeplift", "gc", "gc", "sum", "context")
+        "deepshap", "dinuc", "gc", "sum", "context")
     assert s.null_level == "distance"
     assert Settings(null="dinuc").validate().null_level == "global"
     assert s.gc == DEFAULT_GC
     for method, reference in DEFAULT_REFERENCES.items():
         assert Settings(method=method).validate().reference == reference
     assert Settings(method="grad_x_input").validate().reference == "zeros"
+
+
+@pytest.mark.parametrize("plan", sorted(DEFAULT_METHODS))
+def test_plan_defaults_fill_only_what_is_not_given(plan):
+    s = with_plan_defaults(Settings(), plan)
+    assert (s.method, s.null) == (DEFAULT_METHODS[plan], DEFAULT_NULLS[plan])
+    assert s.reference == DEFAULT_REFERENCES[s.method]  # the method's own reference
+    given = with_plan_defaults(Settings(method="gradient", null="shuffle"), plan)
+    assert (given.method, given.reference, given.null) == ("gradient", "zeros", "shuffle")
+    # an unknown plan (or none) gets the element plans' defaults
+    assert with_plan_defaults(Settings(), None) == with_plan_defaults(Settings(), "elements")
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

@@ -23,6 +23,7 @@ import yaml
 from dfimx.errors import InputError
 from dfimx.settings import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_METHODS,
     DEFAULT_NULL_LEVELS,
     DEFAULT_NULLS,
     NULL_KINDS,
@@ -129,6 +130,32 @@ def reference_defaults(defaults: Settings) -> str:
     return ", ".join(named + [f"{common} otherwise"])
 
 
+def method_defaults() -> str:
+    """The default ``--method`` per plan, as the help states it (:data:`DEFAULT_METHODS`).
+
+    Examples
+    --------
+    >>> method_defaults()
+    'deepshap for elements and mut_dict plans, deeplift for scan plans'
+    """
+    return plan_defaults_text({p: m for p, m in DEFAULT_METHODS.items() if p != "variants"})
+
+
+def plan_defaults_text(by_plan: dict[str, str]) -> str:
+    """``{plan: value}`` as help text, plans with the same value together.
+
+    Examples
+    --------
+    >>> plan_defaults_text({"elements": "a", "scan": "b", "mut_dict": "a"})
+    'a for elements and mut_dict plans, b for scan plans'
+    """
+    by_value: dict[str, list[str]] = {}
+    for plan, value in by_plan.items():
+        by_value.setdefault(value, []).append(plan)
+    return ", ".join(f"{value} for {' and '.join(plans)} plans"
+                     for value, plans in by_value.items())
+
+
 def null_defaults() -> str:
     """The default ``--null`` per plan, as the help states it (:data:`DEFAULT_NULLS`).
 
@@ -137,11 +164,7 @@ def null_defaults() -> str:
     >>> null_defaults()
     'context for elements and mut_dict plans, dinuc for scan and variants plans'
     """
-    by_null: dict[str, list[str]] = {}
-    for plan, null in DEFAULT_NULLS.items():
-        by_null.setdefault(null, []).append(plan)
-    return ", ".join(f"{null} for {' and '.join(plans)} plans"
-                     for null, plans in by_null.items())
+    return plan_defaults_text(DEFAULT_NULLS)
 
 
 def level_defaults(levels: dict[str, str]) -> str:
@@ -173,7 +196,8 @@ def common_options(p: argparse.ArgumentParser, defaults: dict[str, Any] | None =
     g = p.add_argument_group("method")
     g.add_argument("--method", default=None, metavar="NAME",
                    help=f"attribution method: {choices_text(methods)}, or "
-                   f"deeplift-package:MODE for the deeplift package (default {d.method})")
+                   f"deeplift-package:MODE for the deeplift package (default "
+                   f"{d.method or method_defaults()})")
     g.add_argument("--reference", default=None, metavar="KIND",
                    help=f"attribution reference: {choices_text(REFERENCES)} (default: "
                    f"{reference_defaults(d)})")
@@ -399,10 +423,11 @@ def settings_from(opts: dict[str, Any]) -> Settings:
     kwargs = {v: opts[k] for k, v in _SETTING_KEYS.items() if opts.get(k) is not None}
     if opts.get("steps") is not None:
         kwargs["method_options"] = (("steps", opts["steps"]),)
-    settings = Settings(**kwargs).validate()
+    settings = Settings(**kwargs)
+    settings.validate()  # every option checked now; the method and null the plan sets later
     if "steps" in dict(settings.method_options) and settings.method != "integrated_gradients":
         raise InputError(f"steps applies only to method 'integrated_gradients', not "
-                         f"{settings.method!r}", option="steps")
+                         f"{settings.method or 'the default method'!r}", option="steps")
     return settings
 
 

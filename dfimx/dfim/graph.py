@@ -28,7 +28,7 @@ from dfimx import variables
 from dfimx.dfim.kernel import SUMMATION_METHODS, dfim_block_with_violations
 from dfimx.models import model_spec_for
 from dfimx.plans import SYMMETRIC_PLANS
-from dfimx.settings import DEFAULT_NULLS, Settings, check_execution
+from dfimx.settings import Settings, check_execution, with_plan_defaults
 
 #: Plan variables that :func:`compute_dfim` reads.
 PLAN_VARIABLES = ("seq_onehot", "seq_id", "mutation_start", "mutation_end", "mutation_alt",
@@ -125,10 +125,7 @@ def compute_dfim(
         Dask-backed and chunked like ``seq_onehot``; nothing has been computed.
     """
     settings = dataclasses.replace(settings or Settings(), **options)
-    if settings.null is None:  # the plan's default null
-        settings = dataclasses.replace(settings, null=DEFAULT_NULLS.get(ds.attrs.get("plan"),
-                                                                          "context"))
-    settings = settings.validate()
+    settings = with_plan_defaults(settings, ds.attrs.get("plan"))  # method and null by plan
     check_execution(batch_size=batch_size)
     variables.validate(ds, PLAN_VARIABLES, source="a planned dataset (build one with dfimx.plans)")
     spec = model_spec_for(model, output_layer=output_layer, tasks=tasks, safe_mode=safe_mode)
