@@ -23,7 +23,7 @@ import pandas as pd
 from dfimx import simulate
 from dfimx.report import write_report
 from dfimx.run import run_dfim
-from dfimx.settings import DEMO_N, DEMO_WORKERS, Settings
+from dfimx.settings import DEMO_N, DEMO_WORKERS, Settings, with_plan_defaults
 from dfimx.store import open_result
 from dfimx.tables import export_table, write_pair_summary
 
@@ -55,8 +55,10 @@ def run_demo(
          f"{', '.join(sim.decoy_names)}")
     store = out / "demo.zarr"
     settings = Settings()
+    shown = with_plan_defaults(settings, "elements")  # what the run resolves for this plan
     where = "in this process" if workers in (0, "auto") else f"on {workers} local workers"
-    echo(f"[3/5] DFIM with the context null {where} -> {store}")
+    echo(f"[3/5] DFIM ({shown.method}, {shown.reference} references; {shown.null} null) "
+         f"{where} -> {store}")
     run_dfim(
         str(model_path), str(fasta), elements=str(elements), output=str(store),
         settings=settings, workers=workers, chunk_size=32, progress=progress,
