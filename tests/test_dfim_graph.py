@@ -8,7 +8,7 @@ import dfimx
 from dfimx import variables
 from dfimx.dfim import compute_dfim, output_variables
 from dfimx.errors import InputError
-from dfimx.settings import Settings
+from dfimx.settings import DEFAULT_METHODS, Settings
 from dfimx.testing import raise_if_dask_computes
 
 
@@ -34,7 +34,9 @@ def test_outputs_have_the_registered_dims_dtypes_and_attrs(oracle_files):
         spec = variables.SPECS[name]
         assert result[name].dims == spec.dims and result[name].dtype == spec.dtype
         assert result[name].attrs["long_name"] == spec.attrs["long_name"]
-    assert result.attrs["method"] == "deeplift" and result.attrs["mutation"] == "gc"
+    # no method given: the element plan's default, with that method's reference
+    assert result.attrs["method"] == DEFAULT_METHODS["elements"] == "deepshap"
+    assert result.attrs["reference"] == "dinuc" and result.attrs["mutation"] == "gc"
     assert result.attrs["null_draws"] == 3
 
 

@@ -47,12 +47,14 @@ def test_true_pair_separated_from_decoys_grad_x_input(demo_model, heldout, tmp_p
 
 
 def test_default_settings_power_and_false_discoveries(demo_model, heldout, tmp_path):
-    """Defaults (DeepLIFT, GC reference, dinucleotide null): true pairs significant."""
+    """Defaults (DeepSHAP, dinucleotide-shuffled references, context null): true pairs
+    significant, few others."""
     sim, fasta, elements = heldout
     store = run_dfim(demo_model, fasta, elements=elements, output=str(tmp_path / "d.zarr"),
                      progress=False, chunk_size=50)
     ds = open_result(store)
-    assert ds.attrs["method"] == "deeplift" and ds.attrs["reference"] == "gc"
+    assert (ds.attrs["method"], ds.attrs["reference"], ds.attrs["null"]) == (
+        "deepshap", "dinuc", "context")
     df = to_dataframe(ds)
     true = _is_true_pair(df, sim)
     significant = df.q_value < 0.05
@@ -68,28 +70,32 @@ def comparison_set(tmp_path_factory):
     return sim, str(sim.to_fasta(d / "s.fa")), str(sim.elements_tsv(d / "e.tsv"))
 
 
-def test_default_dfim_ranks_pairs_like_exact_epistasis(demo_model, comparison_set, tmp_path):
-    """Defaults (DeepLIFT, GC reference, GC replacement) against f(x)-f(x-a)-f(x-b)+f(x-a-b).
+def test_dfim_ranks_pairs_like_exact_epistasis(demo_model, comparison_set, tmp_path):
+    """DeepLIFT-GC (GC replacement) against f(x)-f(x-a)-f(x-b)+f(x-a-b); the default too.
 
-    The exact epistasis uses the same replacement (``--method ism`` on the elements); the
-    symmetric score (mean of a -> b and b -> a) follows it in rank, and the default
-    separates the true pair from decoys at least as well as gradient x input.
+    The exact epistasis uses the same replacement (``--method ism`` on the elements);
+    DeepLIFT-GC's symmetric score (mean of a -> b and b -> a) follows it in rank, and the
+    default (DeepSHAP) and DeepLIFT separate the true pair from decoys at least as well as
+    gradient x input.
     """
     from scipy.stats import spearmanr
 
     sim, fasta, elements = comparison_set
     keys = ["seq_id", "source_name", "target_name"]
     tables = {}
-    for method in ("deeplift", "ism", "grad_x_input"):
-        options = {} if method == "deeplift" else {"method": method}  # deeplift: defaults
+    for method in ("default", "deeplift", "ism", "grad_x_input"):
+        options = {} if method == "default" else {"method": method}
         store = run_dfim(demo_model, fasta, elements=elements, null="none", progress=False,
                          output=str(tmp_path / f"{method}.zarr"), **options)
         ds = open_result(store)
         assert ds.attrs["mutation_mode"] == "gc"
         tables[method] = to_dataframe(ds).set_index(keys)
+    assert open_result(str(tmp_path / "default.zarr")).attrs["method"] == "deepshap"
+    assert open_result(str(tmp_path / "deeplift.zarr")).attrs["reference"] == "gc"
     exact = tables["ism"]
     dl = tables["deeplift"].loc[exact.index]
     gxi = tables["grad_x_input"].loc[exact.index]
+    default = tables["default"].loc[exact.index]
     assert len(exact) > 1000
     # exact epistasis is symmetric, and so is its symmetric score
     np.testing.assert_allclose(exact.symmetric_score, exact.score, rtol=1e-5, atol=1e-6)
@@ -99,6 +105,7 @@ def test_default_dfim_ranks_pairs_like_exact_epistasis(demo_model, comparison_se
     assert rho_sym > rho_dir
     assert rho_sym > spearmanr(exact.score, gxi.symmetric_score).statistic
     true = _is_true_pair(exact.reset_index(), sim).to_numpy()
-    auc_dl = _auroc(dl.score[true], dl.score[~true])
     auc_gxi = _auroc(gxi.score[true], gxi.score[~true])
-    assert auc_dl >= auc_gxi, (auc_dl, auc_gxi)
+    for name, table in (("deeplift", dl), ("default", default)):
+        auc = _auroc(table.score[true], table.score[~true])
+        assert auc >= auc_gxi, (name, auc, auc_gxi)

@@ -36,13 +36,13 @@ PLAN_VARIABLES = ("seq_onehot", "seq_id", "mutation_start", "mutation_end", "mut
 
 
 def output_variables(settings: Settings, *, symmetric: bool) -> list[str]:
-    """Names of the variables a run with ``settings`` computes, in store order.
+    """Names of the variables a run with ``settings`` (validated) computes, in store order.
 
     Examples
     --------
     >>> output_variables(Settings(null="none", method="grad_x_input"), symmetric=False)
     ['prediction', 'mutant_prediction', 'interaction_profile', 'interaction_score']
-    >>> output_variables(Settings(null="none"), symmetric=False)[-1]
+    >>> output_variables(Settings(null="none").validate(), symmetric=False)[-1]
     'summation_delta'
     """
     names = ["prediction", "mutant_prediction", "interaction_profile", "interaction_score"]
