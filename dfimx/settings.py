@@ -68,7 +68,7 @@ DEFAULT_NULLS = {"elements": "context", "mut_dict": "context", "scan": "dinuc",
 #: (README, "Defaults"): DeepSHAP for element plans and variant scans, where DeepLIFT's
 #: rescale rule with one GC reference under-credits the second input of a ReLU "AND" unit
 #: and gives the context null a tail of artefacts (on the trained classifier 0.845 of true
-#: tests at q < 0.05 against 0.935 with DeepSHAP); DeepLIFT for per-base scans (one
+#: tests at q < 0.05 against 0.935-0.95 with DeepSHAP); DeepLIFT for per-base scans (one
 #: attribution pass per mutant, the dinucleotide null).  Without a plan: ``elements``.
 DEFAULT_METHODS = {"elements": "deepshap", "mut_dict": "deepshap", "scan": "deeplift",
                    "variants": "deepshap"}
