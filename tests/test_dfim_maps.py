@@ -60,3 +60,21 @@ def test_blocks_of_the_memory_budget_change_no_number(monkeypatch):
     np.testing.assert_array_equal(maps.symmetric_scores(scores, *rev), sym)
     assert np.isnan(sym[:, 0, 0]).all() and sym[0, 0, 1, 1, 2] == pytest.approx(
         0.5 * (scores[0, 0, 1, 1, 2] + scores[0, 1, 0, 1, 2]))
+
+
+def test_one_position_targets_take_the_positions_value_in_every_task():
+    # a per-base scan: every target is one position; padding targets are empty
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(3, 10, 2)).astype(np.float32)
+    rs = np.array([[0, 4, 9], [2, 2, 5], [7, 0, 0]])
+    re = rs + np.array([[1, 1, 1], [1, 1, 1], [1, 0, 0]])  # last row: two padding targets
+    for reduction in maps.REDUCTIONS:
+        got = maps.interval_scores(values, rs, re, reduction)
+        assert got.shape == (3, 3, 2) and got.dtype == np.float32
+        for b in range(3):
+            for r in range(3):
+                if re[b, r] > rs[b, r]:
+                    assert (got[b, r] == values[b, rs[b, r]]).all(), reduction
+                else:
+                    assert np.isnan(got[b, r]).all(), reduction
+    assert not np.isnan(values).any()  # the input is left as it was
