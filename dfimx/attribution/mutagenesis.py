@@ -62,6 +62,8 @@ class ConvSplit:
     why: str = ""
     patched_head: Any = None
     channels: int = 0
+    #: the trunk restricted to the cone of one edit (:func:`_cone_trunk`), or None
+    cone: Any = None
 
 
 def _reach(layer: Any) -> tuple[int, int, int] | None:
@@ -242,9 +244,116 @@ def conv_split(scorer: Scorer, length: int) -> ConvSplit:
             return ConvSplit(False, why="trunk and head do not reproduce the network")
         split.trunk, split.head, split.patched_head = trunk, head, patched_head
         split.channels = int(z.shape[-1])
+        split.cone = _cone_trunk(t_nodes, t_in, t_out, x, z)
         return split
 
     return scorer.compiled(("conv-split", int(length)), build)
+
+
+@dataclass
+class ConeTrunk:
+    """The trunk evaluated only where one edit's changed outputs need it.
+
+    Every trunk tensor ``T`` of an edit whose changed outputs are ``[qa, qb]`` is needed
+    on ``[qa + lo[T], qb + hi[T]]`` (in ``T``'s own positions): convolutions run unpadded
+    on exactly the positions their consumers read, so the work shrinks layer by layer
+    towards the output instead of every layer covering the whole input crop.  It applies
+    to trunks of stride-1 ``Conv1D`` layers (ungrouped), elementwise layers and merges,
+    and to edits whose cone lies inside the sequence at every layer (``q_min <= qa``,
+    ``qb <= q_max``), where no layer's zero padding is read; other edits take the
+    padded crop.
+    """
+
+    fn: Any
+    lo_in: int
+    hi_in: int
+    q_min: int
+    q_max: int
+
+
+def _cone_trunk(nodes: list[Any], inp: Any, out: Any, x: np.ndarray, z: Any
+                ) -> ConeTrunk | None:
+    """The :class:`ConeTrunk` of a trunk, or None when a layer is not covered or the cone
+    does not reproduce the trunk on ``x`` (trunk outputs ``z``)."""
+    import tensorflow as tf
+
+    reach: dict[int, tuple[int, int]] = {}
+    for node in nodes:
+        op, name = node.operation, type(node.operation).__name__
+        if name == "Conv1D":
+            cfg = op.get_config()
+            if cfg["strides"][0] != 1 or cfg.get("groups", 1) != 1:
+                return None
+        elif name not in _POINTWISE and name not in _MERGES:
+            return None
+        r = _reach(op) if name not in _MERGES else (0, 0, 1)
+        if r is None or r[2] != 1:
+            return None
+        reach[id(node)] = (r[0], r[1])
+    need: dict[int, list[int]] = {id(out): [0, 0]}
+    for node in reversed(nodes):  # consumers before producers
+        got = [need.get(id(t)) for t in node.outputs]
+        if any(g is None for g in got):
+            continue
+        lo, hi = min(g[0] for g in got), max(g[1] for g in got)
+        r_lo, r_hi = reach[id(node)]
+        for t in node.input_tensors:
+            cur = need.setdefault(id(t), [lo + r_lo, hi + r_hi])
+            cur[0], cur[1] = min(cur[0], lo + r_lo), max(cur[1], hi + r_hi)
+    if id(inp) not in need:
+        return None
+    tensors = {id(inp): inp}
+    for node in nodes:
+        tensors.update({id(t): t for t in node.outputs})
+    q_min = max(-need[i][0] for i in need)
+    q_max = min(int(tensors[i].shape[1]) - 1 - need[i][1] for i in need)
+    lo_in, hi_in = need[id(inp)]
+
+    def crop(value: Any, have: list[int], want: list[int], span: int) -> Any:
+        a = want[0] - have[0]
+        return value[:, a : a + span + want[1] - want[0]]
+
+    def run(xc: Any, span: int) -> Any:
+        values = {id(inp): xc}
+        for node in nodes:
+            if any(id(t) not in need for t in node.outputs):
+                continue
+            (o,) = node.outputs
+            op, want = node.operation, need[id(o)]
+            if type(op).__name__ == "Conv1D":
+                (t,) = node.input_tensors
+                r_lo, _ = reach[id(node)]
+                # unpadded: output q from input [q + r_lo, q + r_hi]
+                y = tf.nn.convolution(values[id(t)], op.kernel, padding="VALID",
+                                      dilations=op.get_config()["dilation_rate"][0])
+                if op.bias is not None:
+                    y = y + op.bias
+                y = crop(op.activation(y), [need[id(t)][0] - r_lo, 0], want, span)
+            else:
+                local = {id(t): crop(values[id(t)], need[id(t)], want, span)
+                         for t in node.input_tensors}
+                args, kwargs = node.arguments.fill_in(local)
+                if _takes_training(op):
+                    kwargs["training"] = False
+                y = op(*args, **kwargs)
+            values[id(o)] = y
+        return values[id(out)]
+
+    fn = tf.function(run, reduce_retracing=True)
+    split_len = int(out.shape[1])
+    qa = q_min
+    span = min(q_max, split_len - 1) - qa + 1
+    if span < 1:
+        return None
+    try:
+        got = fn(tf.constant(x[:, qa + lo_in : qa + span - 1 + hi_in + 1]), span).numpy()
+    except Exception:  # noqa: BLE001 - a layer the cone cannot run: the padded crop
+        return None
+    want = z.numpy()[:, qa : qa + span]
+    scale = 1e-5 * (1.0 + float(np.abs(want).max()))
+    if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=scale):
+        return None
+    return ConeTrunk(fn, int(lo_in), int(hi_in), int(q_min), int(q_max))
 
 
 def _crops(split: ConvSplit, starts: np.ndarray, ends: np.ndarray, n_out: int):
@@ -343,8 +452,22 @@ def _patch_values(split: ConvSplit, mutants: np.ndarray, starts: np.ndarray,
     qa, qb, c0, c1 = _crops(split, starts[job_row, job_k], ends[job_row, job_k], n_out)
     width, s = c1 - c0, split.stride
     dst, vals = [], []
-    for w in np.unique(width):
-        jobs = np.flatnonzero(width == w)
+    cone = split.cone
+    in_cone = np.zeros(len(qa), bool) if cone is None else (qa >= cone.q_min) & (
+        qb <= cone.q_max)
+    span = qb - qa + 1
+    for sp in np.unique(span[in_cone]):  # the cone of each edit, unpadded
+        jobs = np.flatnonzero(in_cone & (span == sp))
+        offsets = np.arange(int(sp) + cone.hi_in - cone.lo_in)[None]
+        for part in batches(len(jobs), batch_size):
+            j = jobs[part]
+            crop = mutants[job_row[j][:, None], qa[j][:, None] + cone.lo_in + offsets]
+            y = cone.fn(tf.constant(pad_rows(crop, batch_size)), int(sp))[: len(j)]
+            q = qa[j][:, None] + np.arange(int(sp))[None]
+            dst.append(np.stack([np.repeat(job_row[j], int(sp)), q.ravel()], axis=1))
+            vals.append(tf.reshape(y, (-1, y.shape[-1])))
+    for w in np.unique(width[~in_cone]):
+        jobs = np.flatnonzero(~in_cone & (width == w))
         for part in batches(len(jobs), batch_size):
             j = jobs[part]
             crop = mutants[job_row[j][:, None], c0[j][:, None] + np.arange(w)[None]]
