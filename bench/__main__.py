@@ -41,7 +41,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help=f"names among {[n for n, _ in BENCHMARKS]}")
-    ap.add_argument("--timeout", type=float, default=420.0, help="seconds per benchmark")
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per benchmark")
     args = ap.parse_args()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT),

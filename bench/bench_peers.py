@@ -20,8 +20,8 @@ each round, an absolute figure the median of its rounds.  Sections:
 Needs the ``bench`` extra (``pip install -e ".[bench]"``: torch CPU, tangermeme, captum);
 without it the peer lines are skipped and said so.
 
-The defaults run in a few minutes on two cores; ``--n-small``, ``--n-mid``, ``--n-ism``
-and ``--repeats`` scale every section up (``--scale 4`` multiplies the sequence counts).
+The defaults take about five minutes on two cores; the ``--n-*`` counts and ``--repeats``
+scale every section up (``--scale 4`` multiplies the sequence counts).
 
 Usage: ``python -m bench.bench_peers [--only perbase attribution ism] [--repeats 3]``
 """
@@ -40,9 +40,13 @@ from bench.peers import NETS, check_twins, keras_net, ratio_line, torch_twin
 
 BATCH = 512
 WINDOW = 100
-#: Default sequence counts: a few minutes for the whole benchmark on two cores.
-SMALL_SEQS = 128
-MID_SEQS = 6
+#: Default sequence counts of the per-base maps: enough work (~4 s of bare attribution per
+#: round on two cores) that a run's fixed costs (creating and sealing its store, building
+#: its graph: ~0.5 s) do not decide the ratio, as they would not in a real scan.
+SMALL_SEQS = 512
+MID_SEQS = 24
+#: Sequences of the small net in the attribution section.
+SMALL_ATTRIBUTION_SEQS = 256
 #: At least one full model batch of dfimx's (it pads a batch to 64 rows, the peers do not).
 MID_ATTRIBUTION_SEQS = 64
 
@@ -255,8 +259,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=["perbase", "attribution", "ism"])
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds of each section")
-    ap.add_argument("--n-small", type=int, default=SMALL_SEQS, help="sequences, small net")
+    ap.add_argument("--n-small", type=int, default=SMALL_SEQS,
+                    help="sequences, small net (per-base)")
     ap.add_argument("--n-mid", type=int, default=MID_SEQS, help="sequences, mid net (per-base)")
+    ap.add_argument("--n-small-attribution", type=int, default=SMALL_ATTRIBUTION_SEQS,
+                    help="sequences, small net (attribution section)")
     ap.add_argument("--n-mid-attribution", type=int, default=MID_ATTRIBUTION_SEQS,
                     help="sequences, mid net (attribution section)")
     ap.add_argument("--n-ism", type=int, default=1, help="sequences, ISM")
@@ -265,14 +272,15 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=1,
                     help="multiply the sequence counts (e.g. 4 for steadier figures)")
     args = ap.parse_args()
-    n_small, n_mid, n_mid_attr, n_ism = (args.scale * k for k in (
-        args.n_small, args.n_mid, args.n_mid_attribution, args.n_ism))
+    n_small, n_mid, n_small_attr, n_mid_attr, n_ism = (args.scale * k for k in (
+        args.n_small, args.n_mid, args.n_small_attribution, args.n_mid_attribution,
+        args.n_ism))
     peers = _peers()
     tmp = tempfile.mkdtemp(prefix="dfimx-peers-")
     sections = {
         "perbase": lambda: (perbase("small", n_small, args.repeats, peers, tmp),
                             perbase("mid", n_mid, args.repeats, peers, tmp)),
-        "attribution": lambda: (attribution("small", 2 * n_small, args.repeats, peers),
+        "attribution": lambda: (attribution("small", n_small_attr, args.repeats, peers),
                                 attribution("mid", n_mid_attr, args.repeats, peers)),
         "ism": lambda: ism(n_ism, args.ism_repeats, peers),
     }

@@ -141,6 +141,33 @@ def test_per_base_scan_equals_explicit_substitutions(oracle_files):
                                    equal_nan=True, err_msg=name)
 
 
+def test_masked_sources_and_targets_of_a_scan_leave_the_others_unchanged(oracle_files):
+    """Sources masked here and there (N bases) break the runs of consecutive outputs that
+    the kernel writes as slices: the outputs of the other sources are those of the
+    unmasked scan, and the masked ones stay NaN."""
+    from dfimx.plans import plan_scan
+    from dfimx.sequences import from_onehot
+
+    X = oracle_files["onehot"][:3].astype(np.float32)
+    ds = plan_scan(from_onehot(X), 10, 30).compute()
+    names = ("seq_onehot", "seq_id", "mutation_start", "mutation_end", "mutation_alt",
+             "mutation_mask", "response_start", "response_end", "response_mask")
+    inputs = dict(zip(["onehot", "seq_ids", "mut_start", "mut_end", "mut_alt", "mut_mask",
+                       "resp_start", "resp_end", "resp_mask"],
+                      (ds[k].values for k in names), strict=True), pair_mask=None)
+    spec = ModelSpec.from_path(oracle_files["model"])
+    settings = Settings(method="grad_x_input", null="none").validate()
+    whole = dfim_block(**inputs, spec=spec, settings=settings, batch_size=16)
+    mask = inputs["mut_mask"].copy()
+    mask[0, 5:9] = mask[1, ::7] = mask[2, -3:] = False
+    holes = dfim_block(**{**inputs, "mut_mask": mask}, spec=spec, settings=settings,
+                       batch_size=16)
+    for name in ("interaction_score", "interaction_profile", "mutant_prediction"):
+        np.testing.assert_allclose(holes[name][mask], whole[name][mask], rtol=1e-5,
+                                   atol=1e-6, equal_nan=True, err_msg=name)
+        assert np.isnan(holes[name][~mask]).all(), name
+
+
 @pytest.mark.parametrize("mutation", ["zeros", "gc"])
 def test_sums_inside_the_model_leave_every_output_unchanged(block_inputs, oracle_files,
                                                             monkeypatch, mutation):

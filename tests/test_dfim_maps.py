@@ -78,3 +78,23 @@ def test_one_position_targets_take_the_positions_value_in_every_task():
                 else:
                     assert np.isnan(got[b, r]).all(), reduction
     assert not np.isnan(values).any()  # the input is left as it was
+
+
+@pytest.mark.parametrize("rs, re", [
+    (np.arange(3, 9), np.arange(4, 10)),                # a window of consecutive positions
+    (np.array([7, 2, 2, 0]), np.array([8, 3, 2, 1])),   # scattered, repeated and empty
+    (np.array([0, 4, 9]), np.array([3, 9, 10])),        # elements of several positions
+])
+def test_targets_shared_by_every_row_score_as_the_same_targets_row_by_row(rs, re):
+    # one broadcast row of targets (a per-base scan) takes a faster path: the same numbers
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(5, 10, 2)).astype(np.float32)
+    shared_s, shared_e = np.broadcast_to(rs, (5, len(rs))), np.broadcast_to(re, (5, len(re)))
+    assert shared_s.strides[0] == 0
+    for reduction in maps.REDUCTIONS:
+        got = maps.interval_scores(values, shared_s, shared_e, reduction)
+        expect = maps.interval_scores(values, shared_s.copy(), shared_e.copy(), reduction)
+        assert got.dtype == np.float32 and got.shape == expect.shape
+        np.testing.assert_array_equal(got, expect, err_msg=reduction)
+        got[...] = 0  # a copy: the values are left as they were
+    assert not (values == 0).all()

@@ -213,9 +213,21 @@ def _dfim_arrays(
     seq_idx, mut_idx = np.nonzero(mut_mask)
     n_ref = 0 if refs is None else refs.shape[1]
     group = _group_size(kd, n_ref, length, batch_size, t)
+    # the same targets in every sequence (a per-base scan): one broadcast row, no gathers
+    shared = n > 1 and (resp_start == resp_start[:1]).all() and (resp_end == resp_end[:1]).all()
+    # (sequence, source) rows of the outputs, flattened: a group of consecutive rows is
+    # read and written as a slice instead of a gather/scatter
+    flat_rows = seq_idx * m + mut_idx
     for lo in range(0, len(seq_idx), group):
         si, mi = seq_idx[lo : lo + group], mut_idx[lo : lo + group]
+        rows_of = _row_slice(flat_rows[lo : lo + group])
+        at = (si, mi) if rows_of is None else rows_of
         starts, ends = mut_start[si, mi], mut_end[si, mi]
+        if shared:
+            group_rs = np.broadcast_to(resp_start[0], (len(si), r))
+            group_re = np.broadcast_to(resp_end[0], (len(si), r))
+        else:
+            group_rs, group_re = resp_start[si], resp_end[si]
         # mutants edited in place in the group's own copy of its originals
         mutants = make_mutants(
             X[si], starts, ends, mut_alt[si, mi], mode=settings.mutation, gc=settings.gc,
@@ -258,20 +270,47 @@ def _dfim_arrays(
             for s_, rows in runs:  # Δ summed over bases = sum0 - sum(mutant), in place
                 np.subtract(sum0[s_], signed[rows], out=signed[rows])
             values = maps.mask_source(signed, starts, ends)
-        sc = maps.interval_scores(values, resp_start[si], resp_end[si], settings.score)
+        sc = maps.interval_scores(values, group_rs, group_re, settings.score)
         del values
-        scale = maps.interval_scores(mutant_abs, resp_start[si], resp_end[si], "abs_sum")
+        scale = maps.interval_scores(mutant_abs, group_rs, group_re, "abs_sum")
         del mutant_abs
         sc = maps.zero_round_off(sc, scale)
-        sc[~valid[si, mi]] = np.nan
-        scores[si, mi] = sc
+        sc[~_get(valid, at)] = np.nan
+        _put(scores, at, sc)
         if full:
-            out["mutant_prediction"][si, mi] = (
-                pred if kd == 1 else pred.reshape(len(si), kd, t).mean(axis=1))
-            out["interaction_profile"][si, mi] = maps.profile_from_sums(signed, starts, ends)
+            _put(out["mutant_prediction"], at,
+                 pred if kd == 1 else pred.reshape(len(si), kd, t).mean(axis=1))
+            _put(out["interaction_profile"], at, maps.profile_from_sums(signed, starts, ends))
             if delta is not None and settings.keep_delta:
-                out["delta"][si, mi] = delta
+                _put(out["delta"], at, delta)
     return out
+
+
+def _row_slice(flat: np.ndarray) -> slice | None:
+    """``slice(a, b)`` when the flattened rows ``flat`` are ``a, a + 1, ..., b - 1``.
+
+    Examples
+    --------
+    >>> _row_slice(np.array([3, 4, 5])), _row_slice(np.array([3, 5]))
+    (slice(3, 6, None), None)
+    """
+    if len(flat) == 0 or flat[-1] - flat[0] != len(flat) - 1:
+        return None
+    return slice(int(flat[0]), int(flat[-1]) + 1)
+
+
+def _get(a: np.ndarray, at: slice | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Rows ``at`` of an ``(n, M, ...)`` array: a view of its flattened rows for a slice,
+    else a gather by ``(seq, source)`` indices."""
+    return a.reshape((-1,) + a.shape[2:])[at] if isinstance(at, slice) else a[at]
+
+
+def _put(a: np.ndarray, at: slice | tuple[np.ndarray, np.ndarray], value: np.ndarray) -> None:
+    """``a[at] = value`` for :func:`_get`'s rows (a slice assignment where it can)."""
+    if isinstance(at, slice):
+        a.reshape((-1,) + a.shape[2:])[at] = value
+    else:
+        a[at] = value
 
 
 def _runs(index: np.ndarray) -> list[tuple[int, slice]]:

@@ -113,8 +113,12 @@ def interval_scores(
     if reduction not in REDUCTIONS:
         raise ValueError(f"unknown score reduction {reduction!r}; choose one of {REDUCTIONS}")
     b, length, t = per_position.shape
-    rs = np.clip(resp_start, 0, length).astype(np.intp)
-    re = np.clip(resp_end, 0, length).astype(np.intp)
+    if b > 1 and np.ndim(resp_start) == 2 and resp_start.strides[0] == 0 \
+            and np.ndim(resp_end) == 2 and resp_end.strides[0] == 0:
+        # the same targets on every row (a broadcast row): indexed once, taken along axis 1
+        return _shared_interval_scores(per_position, resp_start[0], resp_end[0], reduction)
+    rs = np.clip(resp_start, 0, length).astype(np.intp, copy=False)
+    re = np.clip(resp_end, 0, length).astype(np.intp, copy=False)
     empty = re <= rs
     r = resp_start.shape[1]
     out = np.empty((b, r, t), np.float32)
@@ -143,6 +147,42 @@ def interval_scores(
             vals = np.where(inside[..., None], per_position[sl, None], -np.inf)
             out[sl] = vals.max(axis=2)
     out[empty] = np.nan
+    return out
+
+
+def _shared_interval_scores(per_position: np.ndarray, resp_start: np.ndarray,
+                            resp_end: np.ndarray, reduction: str) -> np.ndarray:
+    """:func:`interval_scores` when every row has the targets ``resp_start/resp_end (R,)``.
+
+    Examples
+    --------
+    >>> v = np.arange(12, dtype=np.float32).reshape(2, 6, 1)
+    >>> _shared_interval_scores(v, np.array([1, 2]), np.array([2, 3]), "sum")[..., 0].tolist()
+    [[1.0, 2.0], [7.0, 8.0]]
+    """
+    b, length, t = per_position.shape
+    rs = np.clip(resp_start, 0, length).astype(np.intp, copy=False)
+    re = np.clip(resp_end, 0, length).astype(np.intp, copy=False)
+    empty = re <= rs
+    if ((re - rs) <= 1).all():
+        idx = np.minimum(rs, length - 1)
+        if len(idx) and (np.diff(idx) == 1).all():  # a window of consecutive positions
+            out = per_position[:, idx[0] : idx[-1] + 1].astype(np.float32)
+        else:
+            out = np.take(per_position, idx, axis=1).astype(np.float32, copy=False)
+    elif reduction in ("sum", "abs_sum"):
+        out = np.empty((b, len(rs), t), np.float32)
+        step = max(1, TEMP_BUDGET // max(1, (length + 1) * t * 8))
+        csum = np.zeros((min(b, step), length + 1, t))
+        for lo in range(0, b, step):
+            sl = slice(lo, min(b, lo + step))
+            part = csum[: sl.stop - sl.start]
+            np.cumsum(per_position[sl], axis=1, dtype=np.float64, out=part[:, 1:])
+            out[sl] = part[:, re] - part[:, rs]
+    else:
+        return interval_scores(per_position, np.tile(resp_start, (b, 1)),
+                               np.tile(resp_end, (b, 1)), reduction)
+    out[:, empty] = np.nan
     return out
 
 
