@@ -37,10 +37,12 @@ class Violations:
 
     def __init__(self) -> None:
         self.max = float("nan")
+        self._lock = threading.Lock()  # calls of one collector may run in several threads
 
     def add(self, rel_err: float) -> None:
-        if not rel_err <= self.max:  # also replaces the initial NaN
-            self.max = float(rel_err)
+        with self._lock:
+            if not rel_err <= self.max:  # also replaces the initial NaN
+                self.max = float(rel_err)
 
 
 @contextlib.contextmanager
@@ -64,6 +66,42 @@ def collect_violations() -> Iterator[Violations]:
         yield v
     finally:
         stack.remove(v)
+
+
+def active_collectors() -> tuple[Violations, ...]:
+    """The collectors open in this thread (for :func:`collecting_into` in another one).
+
+    Examples
+    --------
+    >>> with collect_violations() as v:
+    ...     active_collectors() == (v,)
+    True
+    """
+    return tuple(getattr(_COLLECTORS, "stack", ()))
+
+
+@contextlib.contextmanager
+def collecting_into(collectors: tuple[Violations, ...]) -> Iterator[None]:
+    """Record this thread's violations in ``collectors`` too (opened in another thread).
+
+    Examples
+    --------
+    >>> import threading
+    >>> with collect_violations() as v:
+    ...     mine = active_collectors()
+    ...     def work():
+    ...         with collecting_into(mine):
+    ...             record("deeplift", 0.0, 3e-7, 1, debug=False)
+    ...     t = threading.Thread(target=work); t.start(); t.join()
+    >>> v.max
+    3e-07
+    """
+    before = getattr(_COLLECTORS, "stack", None)
+    _COLLECTORS.stack = [*(before or ()), *collectors]
+    try:
+        yield
+    finally:
+        _COLLECTORS.stack = before if before is not None else []
 
 
 def debug_enabled(debug: bool | None) -> bool:

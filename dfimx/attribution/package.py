@@ -367,6 +367,7 @@ for _mode, _doc in (
         "layers (Sequential models; separate process).",
     ),
 ):
-    register_method(f"deeplift-package:{_mode}", uses_reference=True, doc=_doc)(
+    register_method(f"deeplift-package:{_mode}", uses_reference=True, doc=_doc,
+                    concurrent=False)(
         _package_kernel(_mode)
     )

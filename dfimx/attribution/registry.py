@@ -35,7 +35,8 @@ class Method:
     ``position_sums``, when given, returns instead the attributions summed over bases,
     signed and in absolute value (both ``(N, L, T)``), and the outputs, reduced where they
     are computed so that only ``(N, L, T)`` arrays leave the model (see
-    :func:`position_sums_and_predict`).
+    :func:`position_sums_and_predict`).  ``concurrent`` kernels may run on pieces of whole
+    batches in several threads at once (:mod:`dfimx.attribution.streams`).
     """
 
     name: str
@@ -45,6 +46,7 @@ class Method:
     default_reference: str | None = None
     with_outputs: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     position_sums: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    concurrent: bool = True
 
 
 METHODS: dict[str, Method] = {}
@@ -58,6 +60,7 @@ def register_method(
     default_reference: str | None = None,
     with_outputs: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
     position_sums: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    concurrent: bool = True,
 ) -> Callable[[Kernel], Kernel]:
     """Decorator registering an attribution kernel under ``name``.
 
@@ -74,7 +77,7 @@ def register_method(
     def wrap(fn: Kernel) -> Kernel:
         ref = (default_reference or "zeros") if uses_reference else None
         METHODS[name] = Method(name, fn, uses_reference, doc, ref, with_outputs,
-                               position_sums)
+                               position_sums, concurrent)
         return fn
 
     return wrap

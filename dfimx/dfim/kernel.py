@@ -15,8 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from dfimx.attribution import (
@@ -27,6 +25,7 @@ from dfimx.attribution import (
     predict_batched,
 )
 from dfimx.attribution.registry import base_sums
+from dfimx.attribution.streams import call_in_streams
 from dfimx.dfim import maps
 from dfimx.dfim.context import decoy_sources
 from dfimx.dfim.epistasis import double_mutant_epistasis
@@ -35,9 +34,6 @@ from dfimx.errors import InputError
 from dfimx.models import ModelSpec
 from dfimx.mutants import make_mutants, n_draws
 from dfimx.settings import Settings
-
-#: One model call at a time per process (see ``attribute`` in :func:`_dfim_arrays`).
-_MODEL_LOCK = threading.Lock()
 
 
 def _references(X: np.ndarray, seq_ids: list[str], settings: Settings, uses: bool):
@@ -163,16 +159,19 @@ def _dfim_arrays(
     opts = dict(settings.method_options)
     refs = _references(X, ids, settings, method.uses_reference)
 
+    # the batches of each model call run on the process's model streams (concurrent
+    # calls fill the cores one call leaves idle; dfimx.attribution.streams)
+    streams = None if method.concurrent else 1
+
     def attribute(inputs, references):
-        # one model call at a time per process: TensorFlow already uses every core for
-        # one call, and concurrent calls from scheduler threads only compete for them
-        with _MODEL_LOCK:
+        def call(x, r):
             if full:  # the scored outputs come from the attribution's own forward pass
-                return attribute_and_predict(method.name, scorer, inputs,
-                                             references=references, batch_size=batch_size,
-                                             **opts)
-            return method.kernel(scorer, inputs, references=references,
-                                 batch_size=batch_size, **opts), None
+                return attribute_and_predict(method.name, scorer, x, references=r,
+                                             batch_size=batch_size, **opts)
+            return method.kernel(scorer, x, references=r, batch_size=batch_size, **opts), None
+
+        return call_in_streams(call, inputs, references, batch_size=batch_size,
+                               streams=streams)
 
     # the `sum` score and the profile need only Δ summed over bases, the difference of
     # the two sums: the (B, L, 4, T) delta is formed only when stored or scored per base
@@ -186,9 +185,10 @@ def _dfim_arrays(
         if method.position_sums is None:
             imp, pred = attribute(inputs, references)
             return (*base_sums(imp), pred)
-        with _MODEL_LOCK:
-            return method.position_sums(scorer, inputs, references=references,
-                                        batch_size=batch_size, **opts)
+        return call_in_streams(
+            lambda x, r: method.position_sums(scorer, x, references=r,
+                                              batch_size=batch_size, **opts),
+            inputs, references, batch_size=batch_size, streams=streams)
 
     # original given: the original's attributions of this run, reused (context null)
     if original is not None:
