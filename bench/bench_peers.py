@@ -8,8 +8,10 @@ each round, an absolute figure the median of its rounds.  Sections:
 * ``perbase``: the per-base map of a 100-bp window (1 + 3x100 gradient x input
   attributions per sequence) by :func:`dfimx.run.run_dfim` (``--scan``, null none, Zarr
   store and all) against bare batched attribution of the same pre-built inputs
-  (``METHODS['grad_x_input'].kernel``, the TensorFlow limit) and against tangermeme's
-  ``dependency_map`` (saliency), on the ``small`` and ``mid`` nets;
+  (``METHODS['grad_x_input'].kernel``: one call, batch after batch, the plain TensorFlow
+  loop), against the same bare attribution on the pipeline's model streams
+  (:mod:`dfimx.attribution.streams`) and against tangermeme's ``dependency_map``
+  (saliency), on the ``small`` and ``mid`` nets;
 * ``attribution``: gradient x input, DeepLIFT (zero reference) and DeepSHAP (10 dinucleotide
   shuffles) against tangermeme ``saliency``, captum ``DeepLift`` and tangermeme
   ``deep_lift_shap``;
@@ -101,6 +103,7 @@ def _onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
 def perbase(kind: str, n: int, repeats: int, peers: bool, tmp: str) -> None:
     from dfimx import plan_scan
     from dfimx.attribution import METHODS
+    from dfimx.attribution.streams import model_streams
     from dfimx.models import model_spec_for
     from dfimx.mutants import make_mutants
     from dfimx.run import run_dfim
@@ -126,7 +129,14 @@ def perbase(kind: str, n: int, repeats: int, peers: bool, tmp: str) -> None:
         run_dfim(spec, X, scan=scan, output=f"{tmp}/{kind}{next(runs)}.zarr", null="none",
                  method="grad_x_input", batch_size=BATCH, progress=False, workers=0)
 
-    fns = {"dfimx": pipeline, "raw": lambda: kernel(scorer, allx, batch_size=BATCH)}
+    def raw_streams():  # the same kernel on the model streams the pipeline uses
+        from dfimx.attribution.streams import call_in_streams
+
+        call_in_streams(lambda x, r: (kernel(scorer, x, batch_size=BATCH),), allx, None,
+                        batch_size=BATCH)
+
+    fns = {"dfimx": pipeline, "raw": lambda: kernel(scorer, allx, batch_size=BATCH),
+           "raw_streams": raw_streams}
     if peers:
         import torch
         from tangermeme.dependency_map import dependency_map
@@ -153,6 +163,9 @@ def perbase(kind: str, n: int, repeats: int, peers: bool, tmp: str) -> None:
     rounds.line(f"perbase_vs_raw_{kind}", "dfimx", "raw", n,
                 f"{what}: run_dfim --scan (null none, store included) / bare grad_x_input "
                 f"attribution (METHODS kernel) of the same {len(allx)} inputs")
+    rounds.line(f"perbase_vs_raw_streams_{kind}", "dfimx", "raw_streams", n,
+                f"{what}: run_dfim --scan / the same bare attribution on the "
+                f"{model_streams()} model streams the pipeline uses")
     if "tangermeme" in rounds:
         rounds.line(f"perbase_vs_tangermeme_{kind}", "dfimx", "tangermeme", n,
                     f"{what}: run_dfim --scan / tangermeme dependency_map (saliency)")

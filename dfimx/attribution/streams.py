@@ -74,6 +74,78 @@ def _join(parts: list[tuple[Any, ...]]) -> tuple[Any, ...]:
                  for i in range(len(parts[0])))
 
 
+class StreamCall:
+    """A model call submitted to the streams; :meth:`result` waits for it and joins it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> call = submit_in_streams(lambda x, r: (x + 1,), np.zeros(5), None, batch_size=2)
+    >>> call.then(lambda out: out[0].sum()).result()
+    5.0
+    """
+
+    def __init__(self, futures: list[Future] | None = None, value: Any = None,
+                 post: Callable[[Any], Any] | None = None) -> None:
+        self._futures, self._value, self._post = futures, value, post
+
+    def then(self, post: Callable[[Any], Any]) -> StreamCall:
+        """The same call with ``post`` applied to its joined result."""
+        before = self._post
+        chained = post if before is None else (lambda out: post(before(out)))
+        return StreamCall(self._futures, self._value, chained)
+
+    def cancel(self) -> None:
+        """Drop the pieces not started; wait for the others (they write nothing shared)."""
+        for f in self._futures or ():
+            f.cancel()
+        for f in self._futures or ():
+            if not f.cancelled():
+                f.exception()
+
+    def result(self) -> Any:
+        """The joined outputs (after :meth:`then`'s function); a piece's error is raised."""
+        if self._futures is None:
+            out = self._value
+        else:
+            try:
+                out = _join([f.result() for f in self._futures])
+            except BaseException:
+                self.cancel()
+                raise
+        return out if self._post is None else self._post(out)
+
+
+def submit_in_streams(
+    fn: Callable[[np.ndarray, np.ndarray | None], tuple[Any, ...]],
+    X: np.ndarray,
+    references: np.ndarray | None,
+    *,
+    batch_size: int,
+    streams: int | None = None,
+) -> StreamCall:
+    """Start ``fn(X, references)`` on the streams and return at once (see
+    :func:`call_in_streams`); with one stream it runs here, before returning.
+
+    Work submitted later queues behind this call's batches, so a caller can prepare and
+    submit the next call, or reduce the last one, while the model runs.
+    """
+    streams = model_streams() if streams is None else max(1, int(streams))
+    batch_size = max(1, int(batch_size))
+    if streams == 1:
+        return StreamCall(value=fn(X, references))
+    collectors = active_collectors()
+    n = len(X)
+
+    def piece(lo: int) -> tuple[Any, ...]:
+        sl = slice(lo, min(n, lo + batch_size))
+        with collecting_into(collectors):
+            return fn(X[sl], None if references is None else references[sl])
+
+    pool = _pool(streams)
+    return StreamCall([pool.submit(piece, lo) for lo in range(0, max(n, 1), batch_size)])
+
+
 def call_in_streams(
     fn: Callable[[np.ndarray, np.ndarray | None], tuple[Any, ...]],
     X: np.ndarray,
@@ -99,30 +171,9 @@ def call_in_streams(
     ...                                           sums(X, None))]
     [True, True]
     """
-    streams = model_streams() if streams is None else max(1, int(streams))
-    batch_size = max(1, int(batch_size))
-    n = len(X)
-    if streams == 1 or n <= batch_size:
-        return fn(X, references)
-    collectors = active_collectors()
-
-    def piece(lo: int) -> tuple[Any, ...]:
-        sl = slice(lo, min(n, lo + batch_size))
-        with collecting_into(collectors):
-            return fn(X[sl], None if references is None else references[sl])
-
-    pool = _pool(streams)
-    futures: list[Future] = [pool.submit(piece, lo) for lo in range(0, n, batch_size)]
-    try:
-        parts = [f.result() for f in futures]
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        for f in futures:  # no piece may still write after the caller has moved on
-            if not f.cancelled():
-                f.exception()
-        raise
-    return _join(parts)
+    return submit_in_streams(fn, X, references, batch_size=batch_size,
+                             streams=streams).result()
 
 
-__all__ = ["DEFAULT_MODEL_STREAMS", "STREAMS_ENV", "call_in_streams", "model_streams"]
+__all__ = ["DEFAULT_MODEL_STREAMS", "STREAMS_ENV", "StreamCall", "call_in_streams", "model_streams",
+           "submit_in_streams"]

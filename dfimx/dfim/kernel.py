@@ -15,6 +15,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dfimx.attribution import (
@@ -25,7 +27,7 @@ from dfimx.attribution import (
     predict_batched,
 )
 from dfimx.attribution.registry import base_sums
-from dfimx.attribution.streams import call_in_streams
+from dfimx.attribution.streams import StreamCall, submit_in_streams
 from dfimx.dfim import maps
 from dfimx.dfim.context import decoy_sources
 from dfimx.dfim.epistasis import double_mutant_epistasis
@@ -163,15 +165,15 @@ def _dfim_arrays(
     # calls fill the cores one call leaves idle; dfimx.attribution.streams)
     streams = None if method.concurrent else 1
 
-    def attribute(inputs, references):
+    def attribute(inputs, references):  # -> StreamCall of (importance, outputs)
         def call(x, r):
             if full:  # the scored outputs come from the attribution's own forward pass
                 return attribute_and_predict(method.name, scorer, x, references=r,
                                              batch_size=batch_size, **opts)
             return method.kernel(scorer, x, references=r, batch_size=batch_size, **opts), None
 
-        return call_in_streams(call, inputs, references, batch_size=batch_size,
-                               streams=streams)
+        return submit_in_streams(call, inputs, references, batch_size=batch_size,
+                                 streams=streams)
 
     # the `sum` score and the profile need only Δ summed over bases, the difference of
     # the two sums: the (B, L, 4, T) delta is formed only when stored or scored per base
@@ -181,24 +183,63 @@ def _dfim_arrays(
     # attributions, taken inside the model's compiled function where the method can
     summed = not per_base and kd == 1
 
-    def attribute_sums(inputs, references):
+    def attribute_sums(inputs, references):  # -> StreamCall of (signed, absolute, outputs)
         if method.position_sums is None:
-            imp, pred = attribute(inputs, references)
-            return (*base_sums(imp), pred)
-        return call_in_streams(
+            return attribute(inputs, references).then(
+                lambda out: (*base_sums(out[0]), out[1]))
+        return submit_in_streams(
             lambda x, r: method.position_sums(scorer, x, references=r,
                                               batch_size=batch_size, **opts),
             inputs, references, batch_size=batch_size, streams=streams)
 
     # original given: the original's attributions of this run, reused (context null)
     if original is not None:
-        imp0, sum0, abs0, pred0 = original["importance"], original["sum"], original["abs"], None
+        first = None
     elif summed and not (full and settings.keep_importance):
-        imp0 = None
-        sum0, abs0, pred0 = attribute_sums(X, refs)
+        first = attribute_sums(X, refs).then(lambda out: (None, *out))
     else:
-        imp0, pred0 = attribute(X, refs)
-        sum0, abs0 = base_sums(imp0)  # (n, L, T), shared by all sources of a sequence
+        first = attribute(X, refs).then(lambda out: (out[0], *base_sums(out[0]), out[1]))
+    seq_idx, mut_idx = np.nonzero(mut_mask)
+    n_ref = 0 if refs is None else refs.shape[1]
+    group = _group_size(kd, n_ref, length, batch_size, t)
+    # the same targets in every sequence (a per-base scan): one broadcast row, no gathers
+    shared = n > 1 and (resp_start == resp_start[:1]).all() and (resp_end == resp_end[:1]).all()
+    # (sequence, source) rows of the outputs, flattened: a group of consecutive rows is
+    # read and written as a slice instead of a gather/scatter
+    flat_rows = seq_idx * m + mut_idx
+
+    def launch(lo: int) -> tuple[np.ndarray, np.ndarray, Any, StreamCall]:
+        """Build a group's mutants and submit their model call (it runs while the
+        previous group is reduced)."""
+        si, mi = seq_idx[lo : lo + group], mut_idx[lo : lo + group]
+        # mutants edited in place in the group's own copy of its originals
+        mutants = make_mutants(
+            X[si], mut_start[si, mi], mut_end[si, mi], mut_alt[si, mi], mode=settings.mutation,
+            gc=settings.gc, n_shuffles=settings.n_shuffles, seq_ids=[ids[i] for i in si],
+            seed=settings.seed, copy=False,
+        )
+        flat = mutants.reshape((-1, length, 4))
+        if refs is None:
+            mrefs = None
+        elif refs.strides[0] == 0:  # one reference for all (zeros, gc): a view, no copy
+            mrefs = np.broadcast_to(refs[:1], (len(si) * kd,) + refs.shape[1:])
+        else:
+            mrefs = np.repeat(refs[si], kd, axis=0)
+        rows_of = _row_slice(flat_rows[lo : lo + group])
+        return si, mi, rows_of, (attribute_sums if summed else attribute)(flat, mrefs)
+
+    starts_of_groups = list(range(0, len(seq_idx), group))
+    pending = launch(starts_of_groups[0]) if starts_of_groups else None
+    try:
+        if original is not None:
+            imp0, sum0, abs0, pred0 = (original["importance"], original["sum"],
+                                       original["abs"], None)
+        else:
+            imp0, sum0, abs0, pred0 = first.result()  # (n, L, T) sums shared by its sources
+    except BaseException:
+        if pending is not None:
+            pending[3].cancel()
+        raise
     scores = np.full((n, m, r, t), np.nan, np.float32)
     out: dict[str, np.ndarray] = {"interaction_score": scores}
     if full:
@@ -210,17 +251,17 @@ def _dfim_arrays(
             out["seq_importance"] = imp0.astype(np.float32)
         if settings.keep_delta:
             out["delta"] = np.full((n, m, length, 4, t), np.nan, np.float32)
-    seq_idx, mut_idx = np.nonzero(mut_mask)
-    n_ref = 0 if refs is None else refs.shape[1]
-    group = _group_size(kd, n_ref, length, batch_size, t)
-    # the same targets in every sequence (a per-base scan): one broadcast row, no gathers
-    shared = n > 1 and (resp_start == resp_start[:1]).all() and (resp_end == resp_end[:1]).all()
-    # (sequence, source) rows of the outputs, flattened: a group of consecutive rows is
-    # read and written as a slice instead of a gather/scatter
-    flat_rows = seq_idx * m + mut_idx
-    for lo in range(0, len(seq_idx), group):
-        si, mi = seq_idx[lo : lo + group], mut_idx[lo : lo + group]
-        rows_of = _row_slice(flat_rows[lo : lo + group])
+    for g in range(len(starts_of_groups)):
+        si, mi, rows_of, call = pending
+        try:
+            pending = (launch(starts_of_groups[g + 1]) if g + 1 < len(starts_of_groups)
+                       else None)
+            result = call.result()
+        except BaseException:
+            call.cancel()
+            if pending is not None and pending[3] is not call:
+                pending[3].cancel()
+            raise
         at = (si, mi) if rows_of is None else rows_of
         starts, ends = mut_start[si, mi], mut_end[si, mi]
         if shared:
@@ -228,31 +269,18 @@ def _dfim_arrays(
             group_re = np.broadcast_to(resp_end[0], (len(si), r))
         else:
             group_rs, group_re = resp_start[si], resp_end[si]
-        # mutants edited in place in the group's own copy of its originals
-        mutants = make_mutants(
-            X[si], starts, ends, mut_alt[si, mi], mode=settings.mutation, gc=settings.gc,
-            n_shuffles=settings.n_shuffles, seq_ids=[ids[i] for i in si], seed=settings.seed,
-            copy=False,
-        )
-        flat = mutants.reshape((-1, length, 4))
-        if refs is None:
-            mrefs = None
-        elif refs.strides[0] == 0:  # one reference for all (zeros, gc): a view, no copy
-            mrefs = np.broadcast_to(refs[:1], (len(si) * kd,) + refs.shape[1:])
-        else:
-            mrefs = np.repeat(refs[si], kd, axis=0)
         if summed:
-            signed, mutant_abs, pred = attribute_sums(flat, mrefs)
+            signed, mutant_abs, pred = result
             imp = None
         else:
-            imp, pred = attribute(flat, mrefs)
+            imp, pred = result
             imp = imp.reshape((len(si), kd) + imp.shape[1:])
             imp = imp[:, 0] if kd == 1 else imp.mean(axis=1)
             if per_base:
                 mutant_abs = maps.sum_over_bases(imp, absolute=True)
             else:
                 signed, mutant_abs = base_sums(imp)
-        del mutants, flat, mrefs  # the inputs of the group are no longer needed
+        del result
         runs = _runs(si)
         # the magnitudes a score is a difference of, for the round-off tolerance
         for s_, rows in runs:
