@@ -81,7 +81,7 @@ class StreamCall:
     --------
     >>> import numpy as np
     >>> call = submit_in_streams(lambda x, r: (x + 1,), np.zeros(5), None, batch_size=2)
-    >>> call.then(lambda out: out[0].sum()).result()
+    >>> call.then(lambda out: float(out[0].sum())).result()
     5.0
     """
 
