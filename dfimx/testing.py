@@ -39,6 +39,7 @@ __all__ = [
     "CountingScheduler",
     "assert_p_values_agree",
     "assert_same_to_round_off",
+    "block_inputs_of",
     "example_result",
     "example_store",
     "example_variants",
@@ -354,6 +355,25 @@ def external_refs(text: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- toy models
+
+
+def block_inputs_of(ds: xr.Dataset) -> dict[str, Any]:
+    """The keyword arguments of :func:`dfimx.dfim.kernel.dfim_block` for a planned dataset
+    (numpy arrays, no pair mask).
+
+    Examples
+    --------
+    >>> from dfimx.plans import plan_scan
+    >>> from dfimx.sequences import from_onehot
+    >>> ds = plan_scan(from_onehot(random_onehot(2, 12)), 2, 6).compute()
+    >>> block_inputs_of(ds)["mut_start"].shape
+    (2, 12)
+    """
+    names = {"onehot": "seq_onehot", "seq_ids": "seq_id", "mut_start": "mutation_start",
+             "mut_end": "mutation_end", "mut_alt": "mutation_alt", "mut_mask": "mutation_mask",
+             "resp_start": "response_start", "resp_end": "response_end",
+             "resp_mask": "response_mask"}
+    return {**{k: ds[v].values for k, v in names.items()}, "pair_mask": None}
 
 
 def random_onehot(n: int, length: int, seed: int = 0) -> np.ndarray:

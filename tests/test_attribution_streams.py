@@ -12,7 +12,7 @@ from dfimx.attribution import METHODS, collect_violations, make_references
 from dfimx.attribution.streams import call_in_streams, model_streams
 from dfimx.errors import InputError
 from dfimx.models import build_scorer
-from dfimx.testing import random_onehot, small_cnn
+from dfimx.testing import block_inputs_of, random_onehot, small_cnn
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +105,7 @@ def test_per_base_scan_is_the_same_with_one_or_two_streams(oracle_files, monkeyp
 
     X = oracle_files["onehot"][:3].astype(np.float32)
     ds = plan_scan(from_onehot(X), 5, 25).compute()
-    names = ("seq_onehot", "seq_id", "mutation_start", "mutation_end", "mutation_alt",
-             "mutation_mask", "response_start", "response_end", "response_mask")
-    inputs = dict(zip(["onehot", "seq_ids", "mut_start", "mut_end", "mut_alt", "mut_mask",
-                       "resp_start", "resp_end", "resp_mask"],
-                      (ds[k].values for k in names), strict=True), pair_mask=None)
+    inputs = block_inputs_of(ds)
     spec = ModelSpec.from_path(oracle_files["model"])
     settings = Settings(method="grad_x_input", null="none").validate()
     out = {}

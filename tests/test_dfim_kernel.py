@@ -9,7 +9,7 @@ from dfimx.attribution import attribute
 from dfimx.dfim.kernel import dfim_block
 from dfimx.models import ModelSpec
 from dfimx.settings import Settings
-from dfimx.testing import assert_same_to_round_off
+from dfimx.testing import assert_same_to_round_off, block_inputs_of
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +111,7 @@ def test_per_base_scan_equals_explicit_substitutions(oracle_files):
 
     X = oracle_files["onehot"][:2].astype(np.float32)
     ds = plan_scan(from_onehot(X), 10, 18).compute()
-    names = ("seq_onehot", "seq_id", "mutation_start", "mutation_end", "mutation_alt",
-             "mutation_mask", "response_start", "response_end", "response_mask")
-    inputs = dict(zip(["onehot", "seq_ids", "mut_start", "mut_end", "mut_alt", "mut_mask",
-                       "resp_start", "resp_end", "resp_mask"],
-                      (ds[k].values for k in names), strict=True), pair_mask=None)
+    inputs = block_inputs_of(ds)
     spec = ModelSpec.from_path(oracle_files["model"])
     settings = Settings(method="grad_x_input", null="none").validate()
     fast = dfim_block(**inputs, spec=spec, settings=settings)
@@ -150,11 +146,7 @@ def test_masked_sources_and_targets_of_a_scan_leave_the_others_unchanged(oracle_
 
     X = oracle_files["onehot"][:3].astype(np.float32)
     ds = plan_scan(from_onehot(X), 10, 30).compute()
-    names = ("seq_onehot", "seq_id", "mutation_start", "mutation_end", "mutation_alt",
-             "mutation_mask", "response_start", "response_end", "response_mask")
-    inputs = dict(zip(["onehot", "seq_ids", "mut_start", "mut_end", "mut_alt", "mut_mask",
-                       "resp_start", "resp_end", "resp_mask"],
-                      (ds[k].values for k in names), strict=True), pair_mask=None)
+    inputs = block_inputs_of(ds)
     spec = ModelSpec.from_path(oracle_files["model"])
     settings = Settings(method="grad_x_input", null="none").validate()
     whole = dfim_block(**inputs, spec=spec, settings=settings, batch_size=16)
