@@ -194,7 +194,7 @@ def _dfim_arrays(
 
     # original given: the original's attributions of this run, reused (context null)
     if original is not None:
-        first = None
+        first = StreamCall(value=(original["importance"], original["sum"], original["abs"], None))
     elif summed and not (full and settings.keep_importance):
         first = attribute_sums(X, refs).then(lambda out: (None, *out))
     else:
@@ -231,11 +231,7 @@ def _dfim_arrays(
     starts_of_groups = list(range(0, len(seq_idx), group))
     pending = launch(starts_of_groups[0]) if starts_of_groups else None
     try:
-        if original is not None:
-            imp0, sum0, abs0, pred0 = (original["importance"], original["sum"],
-                                       original["abs"], None)
-        else:
-            imp0, sum0, abs0, pred0 = first.result()  # (n, L, T) sums shared by its sources
+        imp0, sum0, abs0, pred0 = first.result()  # (n, L, T) sums shared by its sources
     except BaseException:
         if pending is not None:
             pending[3].cancel()
