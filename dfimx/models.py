@@ -168,6 +168,76 @@ def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True,
 _FUNCTIONS_LOCK = threading.Lock()
 
 
+class BatchFunction:
+    """A ``tf.function`` traced once per shape of its arguments *without* their first axis.
+
+    A plain ``tf.function(reduce_retracing=True)`` keeps an exact-shape trace of its first
+    call besides the relaxed one it makes later, and which of the two serves a batch
+    depends on the order of the first calls (chunking, threads, model streams); the two
+    graphs may pick different kernels, which round differently.  Here every call whose
+    arrays have the same shapes past the first axis runs the same graph, traced with
+    that axis unknown, whatever came before.  Python scalars (``int``, ``float``,
+    ``bool``, ``str``, None) are static arguments, one graph per value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> double = BatchFunction(lambda x: 2 * x)
+    >>> double(np.ones((3, 2), np.float32)).numpy().tolist()
+    [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]]
+    >>> double(np.ones((5, 2), np.float32)).shape, len(double.graphs)
+    (TensorShape([5, 2]), 1)
+    """
+
+    def __init__(self, fn: Callable[..., Any], **options: Any) -> None:
+        import tensorflow as tf
+
+        self._function = tf.function(fn, **options)
+        self._concrete: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def graphs(self) -> list[Any]:
+        """The traced concrete functions, one per shape signature."""
+        return list(self._concrete.values())
+
+    def __call__(self, *args: Any) -> Any:
+        import tensorflow as tf
+
+        static = (int, float, bool, str, type(None))
+        tensors = [a if isinstance(a, static) else tf.convert_to_tensor(a) for a in args]
+        key = tuple(a if isinstance(a, static) else (tuple(a.shape[1:]), a.dtype.name)
+                    for a in tensors)
+        concrete = self._concrete.get(key)
+        if concrete is None:
+            with self._lock:
+                concrete = self._concrete.get(key)
+                if concrete is None:
+                    specs = [a if isinstance(a, static) else
+                             tf.TensorSpec((None, *a.shape[1:]), a.dtype) for a in tensors]
+                    concrete = self._function.get_concrete_function(*specs)
+                    self._concrete[key] = concrete
+        return concrete(*[a for a in tensors if not isinstance(a, static)])
+
+
+def batch_function(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """:class:`BatchFunction` of ``fn`` (``tf.function`` ``options``); also a decorator,
+    bare or with options (``@batch_function(autograph=False)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> @batch_function(autograph=False)
+    ... def shift(x, by):
+    ...     return x + by
+    >>> shift(np.zeros((2, 1), np.float32), 3).numpy().ravel().tolist()
+    [3.0, 3.0]
+    """
+    if fn is None:
+        return lambda f: BatchFunction(f, **options)
+    return BatchFunction(fn, **options)
+
+
 @dataclass
 class Scorer:
     """A Keras model reduced to the scored outputs: ``(N, L, 4) -> (N, T)`` float32.
@@ -412,8 +482,8 @@ def predict_batched(scorer: Scorer, X: np.ndarray, *, batch_size: int = 256) -> 
 
     X = np.asarray(X, dtype=np.float32)
     network = scorer.network
-    fn = scorer.compiled(("predict",), lambda: tf.function(
-        lambda x: network(x, training=False), reduce_retracing=True))
+    fn = scorer.compiled(("predict",), lambda: batch_function(
+        lambda x: network(x, training=False)))
     out = np.empty((len(X), scorer.n_tasks), dtype=np.float32)
     for sl in batches(len(X), batch_size):
         b = sl.stop - sl.start

@@ -18,7 +18,7 @@ from dfimx.attribution.references import as_references
 from dfimx.attribution.registry import pick_options, register_method
 from dfimx.attribution.rules import Rules, run_with_rules, validate
 from dfimx.errors import InputError
-from dfimx.models import Scorer, batches, pad_rows, predict_batched
+from dfimx.models import Scorer, batch_function, batches, pad_rows, predict_batched
 
 #: From this many tasks on, the backward passes of all tasks are vectorised together.
 #: Measured on a Basset-like model on CPU (``bench/bench_tasks.py``): one traced backward
@@ -82,7 +82,7 @@ def _gradient_output_fn(scorer: Scorer, times_input: bool = False, sums: bool = 
     def build():
         import tensorflow as tf
 
-        @tf.function(reduce_retracing=True)
+        @batch_function
         def fn(x):
             with tf.GradientTape(persistent=n_tasks > 1) as tape:
                 tape.watch(x)
@@ -112,7 +112,7 @@ def _modified_gradient_fn(scorer: Scorer, rules: Rules) -> Any:
     def build():
         import tensorflow as tf
 
-        @tf.function(reduce_retracing=True, autograph=False)
+        @batch_function(autograph=False)
         def fn(x):
             with tf.GradientTape(persistent=n_tasks > 1) as tape:
                 tape.watch(x)

@@ -23,7 +23,7 @@ from dfimx.attribution.references import (
 from dfimx.attribution.registry import pick_options, register_method
 from dfimx.attribution.rules import Rules, run_rescale, validate
 from dfimx.errors import InputError
-from dfimx.models import Scorer, batches, pad_rows, predict_batched
+from dfimx.models import Scorer, batch_function, batches, pad_rows, predict_batched
 
 #: Max-pooling rule of DeepLIFT and DeepSHAP.  ``"exact"`` keeps summation-to-delta (to
 #: float rounding) where routing the gradient to the argmax (the deeplift package's
@@ -48,7 +48,7 @@ def _rescale_fn(scorer: Scorer, rules: Rules) -> Any:
     def build():
         import tensorflow as tf
 
-        @tf.function(reduce_retracing=True, autograph=False)
+        @batch_function(autograph=False)
         def rescale(x, r):
             with tf.GradientTape(persistent=n_tasks > 1, watch_accessed_variables=False) as tape:
                 tape.watch(x)

@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 
 from dfimx.attribution.registry import register_method
-from dfimx.models import MIN_MODEL_BATCH, Scorer, batches, pad_rows, predict_batched
+from dfimx.models import (
+    MIN_MODEL_BATCH,
+    Scorer,
+    batch_function,
+    batches,
+    pad_rows,
+    predict_batched,
+)
 
 #: Elementwise (per-position) Keras layers: position ``q`` of the output depends only on
 #: position ``q`` of the input.
@@ -209,16 +216,16 @@ def conv_split(scorer: Scorer, length: int) -> ConvSplit:
             return split
         (t_nodes, t_in, t_out), (h_nodes, h_in, h_out, mean) = split.trunk, split.head
 
-        @tf.function(reduce_retracing=True)
+        @batch_function
         def trunk(x):
             return _run(t_nodes, {id(t_in): x}, t_out)
 
-        @tf.function(reduce_retracing=True)
+        @batch_function
         def head(z):
             y = _run(h_nodes, {id(h_in): z}, h_out)
             return tf.reshape(y, (tf.shape(z)[0], scorer.n_tasks))
 
-        @tf.function(reduce_retracing=True)
+        @batch_function
         def patched_head(base, rows, dst, vals):
             if mean is not None:
                 # a global average: the originals' means plus the changes / L', without
@@ -339,7 +346,7 @@ def _cone_trunk(nodes: list[Any], inp: Any, out: Any, x: np.ndarray, z: Any
             values[id(o)] = y
         return values[id(out)]
 
-    fn = tf.function(run, reduce_retracing=True)
+    fn = batch_function(run)
     split_len = int(out.shape[1])
     qa = q_min
     span = min(q_max, split_len - 1) - qa + 1
