@@ -166,6 +166,8 @@ def load_keras_model(path: str | os.PathLike, *, safe_mode: bool = True,
 
 
 _FUNCTIONS_LOCK = threading.Lock()
+#: Arguments of a :class:`BatchFunction` that are static (part of the graph), not tensors.
+_STATIC_ARGUMENTS = (int, float, bool, str, type(None))
 
 
 class BatchFunction:
@@ -204,7 +206,7 @@ class BatchFunction:
     def __call__(self, *args: Any) -> Any:
         import tensorflow as tf
 
-        static = (int, float, bool, str, type(None))
+        static = _STATIC_ARGUMENTS
         tensors = [a if isinstance(a, static) else tf.convert_to_tensor(a) for a in args]
         key = tuple(a if isinstance(a, static) else (tuple(a.shape[1:]), a.dtype.name)
                     for a in tensors)
