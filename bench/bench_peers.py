@@ -11,7 +11,9 @@ each round, an absolute figure the median of its rounds.  Sections:
   (``METHODS['grad_x_input'].kernel``: one call, batch after batch, the plain TensorFlow
   loop), against the same bare attribution on the pipeline's model streams
   (:mod:`dfimx.attribution.streams`) and against tangermeme's ``dependency_map``
-  (saliency), on the ``small`` and ``mid`` nets;
+  (saliency), on the ``small`` and ``mid`` nets; and, bare, the mutants' per-position sums
+  from their originals' forward pass (:mod:`dfimx.attribution.edits`, what the pipeline
+  runs) against the same sums by full passes;
 * ``attribution``: gradient x input, DeepLIFT (zero reference) and DeepSHAP (10 dinucleotide
   shuffles) against tangermeme ``saliency``, captum ``DeepLift`` and tangermeme
   ``deep_lift_shap``;
@@ -105,7 +107,8 @@ def _onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
 
 def perbase(kind: str, n: int, repeats: int, peers: bool, tmp: str) -> None:
     from dfimx import plan_scan
-    from dfimx.attribution import METHODS
+    from dfimx.attribution import METHODS, edit_position_sums
+    from dfimx.attribution.backprop import gradient_position_sums
     from dfimx.attribution.streams import model_streams
     from dfimx.models import model_spec_for
     from dfimx.mutants import make_mutants
@@ -138,8 +141,16 @@ def perbase(kind: str, n: int, repeats: int, peers: bool, tmp: str) -> None:
         call_in_streams(lambda x, r: (kernel(scorer, x, batch_size=BATCH),), allx, None,
                         batch_size=BATCH)
 
+    edits = np.stack([si, plan["mutation_start"].values[si, mi],
+                      plan["mutation_end"].values[si, mi]], axis=1)
+
+    def raw_edits():  # the mutants' sums from their originals (dfimx.attribution.edits)
+        edit_position_sums(scorer, X, edits, mut, batch_size=BATCH, times_input=True)
+
     fns = {"dfimx": pipeline, "raw": lambda: kernel(scorer, allx, batch_size=BATCH),
-           "raw_streams": raw_streams}
+           "raw_streams": raw_streams, "raw_edits": raw_edits,
+           "raw_sums": lambda: gradient_position_sums(scorer, mut, batch_size=BATCH,
+                                                      times_input=True)}
     if peers:
         import torch
         from tangermeme.dependency_map import dependency_map
@@ -169,6 +180,10 @@ def perbase(kind: str, n: int, repeats: int, peers: bool, tmp: str) -> None:
     rounds.line(f"perbase_vs_raw_streams_{kind}", "dfimx", "raw_streams", n,
                 f"{what}: run_dfim --scan / the same bare attribution on the "
                 f"{model_streams()} model streams the pipeline uses")
+    rounds.line(f"perbase_edits_vs_plain_{kind}", "raw_edits", "raw_sums", n,
+                f"{what}: the {len(mut)} mutants' per-position sums from their originals' "
+                f"forward pass (edit_position_sums, bare) / the same sums by full passes "
+                f"(gradient_position_sums, bare)")
     if "tangermeme" in rounds:
         rounds.line(f"perbase_vs_tangermeme_{kind}", "dfimx", "tangermeme", n,
                     f"{what}: run_dfim --scan / tangermeme dependency_map (saliency)")

@@ -13,7 +13,8 @@ backends ``deeplift-package:rescale``, ``deeplift-package:revealcancel`` and
 "Attribution methods".
 
 Modules: :mod:`.registry` (the method registry and :func:`attribute`),
-:mod:`.references`, :mod:`.diagnostics` (summation-to-delta), :mod:`.rules` (modified
+:mod:`.references`, :mod:`.edits` (gradients of edited sequences from their
+originals' forward pass), :mod:`.diagnostics` (summation-to-delta), :mod:`.rules` (modified
 backward rules over a Keras graph), :mod:`.conv_fold` (the folded Conv1D input
 gradient), :mod:`.package_worker` (the deeplift package's own process).  Importing this
 package does not import TensorFlow.
@@ -46,6 +47,7 @@ from dfimx.attribution.diagnostics import (
     last_summation_delta_violation,
     summation_delta_violation,
 )
+from dfimx.attribution.edits import edit_position_sums
 from dfimx.attribution.mutagenesis import ism
 from dfimx.attribution.package import deeplift_package_scores
 from dfimx.attribution.references import (
@@ -78,6 +80,7 @@ __all__ = [
     "cached_scorer",
     "collect_violations",
     "deeplift_package_scores",
+    "edit_position_sums",
     "deeplift_scores",
     "get_method",
     "gradients",

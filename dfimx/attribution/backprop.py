@@ -66,6 +66,18 @@ def task_gradients(tape: Any, y: Any, x: Any, n_tasks: int, vectorize: bool = Fa
         for t in range(n_tasks)], axis=-1)
 
 
+def sum_over_bases(a: Any) -> tuple[Any, Any]:
+    """Attributions ``(N, L, 4, T)`` (a tensor) summed over bases, signed and absolute,
+    ``(N, L, T)`` each, adding the bases one after the other as
+    :func:`dfimx.attribution.registry.base_sums` does."""
+    import tensorflow as tf
+
+    signed, absolute = a[:, :, 0], tf.abs(a[:, :, 0])
+    for b in range(1, a.shape[2] or 4):  # the alphabet's 4 bases
+        signed, absolute = signed + a[:, :, b], absolute + tf.abs(a[:, :, b])
+    return signed, absolute
+
+
 def _gradient_output_fn(scorer: Scorer, times_input: bool = False, sums: bool = False
                         ) -> Any:
     """Compiled ``X -> (gradients (N, L, 4, T), outputs (N, T))`` in one pass.
@@ -91,10 +103,7 @@ def _gradient_output_fn(scorer: Scorer, times_input: bool = False, sums: bool = 
             a = g * x[..., None] if times_input else g
             if not sums:
                 return a, y
-            signed, absolute = a[:, :, 0], tf.abs(a[:, :, 0])
-            for b in range(1, a.shape[2] or 4):  # the alphabet's 4 bases
-                signed, absolute = signed + a[:, :, b], absolute + tf.abs(a[:, :, b])
-            return signed, absolute, y
+            return (*sum_over_bases(a), y)
 
         return fn
 

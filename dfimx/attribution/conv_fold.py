@@ -139,7 +139,7 @@ def layer_fold_plan(layer: Any, x: Any, padding: str) -> FoldPlan | None:
     return fold_plan(int(layer.kernel.shape[0]), int(x.shape[2]), padding)
 
 
-def _folded_kernel(kernel: Any, plan: FoldPlan) -> Any:
+def folded_kernel(kernel: Any, plan: FoldPlan) -> Any:
     """``(taps, fold * F, fold * C)`` kernel of the folded backward convolution."""
     import tensorflow as tf
 
@@ -184,7 +184,7 @@ def conv1d(x: Any, kernel: Any, padding: str, plan: FoldPlan, bias: Any = None) 
         y = tf.nn.conv1d(x, kernel, 1, padding.upper())
         if bias:
             y = tf.nn.bias_add(y, bias[0])
-        folded = _folded_kernel(kernel, plan)  # once per forward pass, not per task
+        folded = folded_kernel(kernel, plan)  # once per forward pass, not per task
 
         def grad(dy):
             return (input_gradient(dy, folded, length, plan), None) + (None,) * len(bias)

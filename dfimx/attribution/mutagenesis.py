@@ -73,7 +73,7 @@ class ConvSplit:
     cone: Any = None
 
 
-def _reach(layer: Any) -> tuple[int, int, int] | None:
+def layer_reach(layer: Any) -> tuple[int, int, int] | None:
     """``(a, b, s)``: output ``q`` of ``layer`` reads its input ``[q*s + a, q*s + b]``;
     None for a layer that is not local along the sequence (or not known to be)."""
     name = type(layer).__name__
@@ -126,7 +126,7 @@ def _run(nodes: list[Any], values: dict[int, Any], want: Any) -> Any:
         if any(id(x) not in values for x in node.input_tensors):
             continue
         args, kwargs = node.arguments.fill_in(values)
-        if _takes_training(node.operation):
+        if takes_training(node.operation):
             kwargs["training"] = False
         outs = node.operation(*args, **kwargs)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
@@ -135,7 +135,7 @@ def _run(nodes: list[Any], values: dict[int, Any], want: Any) -> Any:
     return values[id(want)]
 
 
-def _takes_training(op: Any) -> bool:
+def takes_training(op: Any) -> bool:
     import inspect
 
     try:
@@ -144,10 +144,15 @@ def _takes_training(op: Any) -> bool:
         return False
 
 
-def _analyse(network: Any, length: int) -> ConvSplit:
-    """Find the trunk of ``network`` and its receptive field (see :class:`ConvSplit`)."""
-    if len(network.inputs) != 1 or len(network.outputs) != 1:
-        return ConvSplit(False, why="one input and one output needed")
+def tensor_reaches(network: Any) -> tuple[list[Any], dict[int, tuple[int, int, int]],
+                                           dict[int, Any], dict[int, Any]]:
+    """The local tensors of a one-input functional ``network`` and their reach.
+
+    Returns the operation nodes in execution order, ``reach[id(T)] = (lo, hi, s)`` for
+    every tensor ``T`` that is local along the sequence (position ``q`` of ``T`` depends
+    only on input positions ``[q * s + lo, q * s + hi]``), the local tensors by id, and
+    the local tensors that a non-local operation reads (by id).
+    """
     inp = network.inputs[0]
     local: dict[int, tuple[int, int, int]] = {id(inp): (0, 0, 1)}
     tensors: dict[int, Any] = {id(inp): inp}
@@ -161,7 +166,7 @@ def _analyse(network: Any, length: int) -> ConvSplit:
         if ins and all(i is not None for i in infos):
             strides = {i[2] for i in infos}
             if len(ins) == 1:
-                r = _reach(node.operation)
+                r = layer_reach(node.operation)
                 if r is not None:
                     lo, hi, s_in = infos[0]
                     info = (lo + r[0] * s_in, hi + r[1] * s_in, s_in * r[2])
@@ -177,6 +182,15 @@ def _analyse(network: Any, length: int) -> ConvSplit:
             for x in ins:
                 if id(x) in local:
                     consumers_nonlocal[id(x)] = x
+    return nodes, local, tensors, consumers_nonlocal
+
+
+def _analyse(network: Any, length: int) -> ConvSplit:
+    """Find the trunk of ``network`` and its receptive field (see :class:`ConvSplit`)."""
+    if len(network.inputs) != 1 or len(network.outputs) != 1:
+        return ConvSplit(False, why="one input and one output needed")
+    inp = network.inputs[0]
+    nodes, local, _, consumers_nonlocal = tensor_reaches(network)
     out = network.outputs[0]
     if id(out) in local:
         consumers_nonlocal[id(out)] = out
@@ -293,7 +307,7 @@ def _cone_trunk(nodes: list[Any], inp: Any, out: Any, x: np.ndarray, z: Any
                 return None
         elif name not in _POINTWISE and name not in _MERGES:
             return None
-        r = _reach(op) if name not in _MERGES else (0, 0, 1)
+        r = layer_reach(op) if name not in _MERGES else (0, 0, 1)
         if r is None or r[2] != 1:
             return None
         reach[id(node)] = (r[0], r[1])
@@ -340,7 +354,7 @@ def _cone_trunk(nodes: list[Any], inp: Any, out: Any, x: np.ndarray, z: Any
                 local = {id(t): crop(values[id(t)], need[id(t)], want, span)
                          for t in node.input_tensors}
                 args, kwargs = node.arguments.fill_in(local)
-                if _takes_training(op):
+                if takes_training(op):
                     kwargs["training"] = False
                 y = op(*args, **kwargs)
             values[id(o)] = y

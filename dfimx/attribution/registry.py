@@ -37,6 +37,11 @@ class Method:
     are computed so that only ``(N, L, T)`` arrays leave the model (see
     :func:`position_sums_and_predict`).  ``concurrent`` kernels may run on pieces of whole
     batches in several threads at once (:mod:`dfimx.attribution.streams`).
+    ``edit_sums``, when given, returns the same sums for edited sequences from their
+    originals, ``edit_sums(scorer, X, edits, mutants, batch_size)`` with ``edits[b] =
+    (i, start, end)`` (``mutants[b]`` equals ``X[i]`` outside ``[start, end)``), so that
+    the forward pass of the unchanged part is not redone
+    (:func:`dfimx.attribution.edits.edit_position_sums`).
     """
 
     name: str
@@ -47,6 +52,7 @@ class Method:
     with_outputs: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     position_sums: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     concurrent: bool = True
+    edit_sums: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
 
 METHODS: dict[str, Method] = {}
@@ -61,6 +67,7 @@ def register_method(
     with_outputs: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
     position_sums: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
     concurrent: bool = True,
+    edit_sums: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> Callable[[Kernel], Kernel]:
     """Decorator registering an attribution kernel under ``name``.
 
@@ -77,7 +84,7 @@ def register_method(
     def wrap(fn: Kernel) -> Kernel:
         ref = (default_reference or "zeros") if uses_reference else None
         METHODS[name] = Method(name, fn, uses_reference, doc, ref, with_outputs,
-                               position_sums, concurrent)
+                               position_sums, concurrent, edit_sums)
         return fn
 
     return wrap

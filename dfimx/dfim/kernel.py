@@ -192,6 +192,15 @@ def _dfim_arrays(
                                               batch_size=batch_size, **opts),
             inputs, references, batch_size=batch_size, streams=streams)
 
+    def edit_sums(mutants, edits):  # -> StreamCall like attribute_sums, from the originals
+        return submit_in_streams(
+            lambda x, e: method.edit_sums(scorer, X, e, x, batch_size=batch_size, **opts),
+            mutants, edits, batch_size=batch_size, streams=streams)
+
+    # the mutants' sums from their originals' forward pass where the method can
+    # (dfimx.attribution.edits): one mutant per source, no references
+    from_edits = summed and method.edit_sums is not None and refs is None
+
     # original given: the original's attributions of this run, reused (context null)
     if original is not None:
         first = StreamCall(value=(original["importance"], original["sum"], original["abs"], None))
@@ -226,6 +235,9 @@ def _dfim_arrays(
         else:
             mrefs = np.repeat(refs[si], kd, axis=0)
         rows_of = _row_slice(flat_rows[lo : lo + group])
+        if from_edits:
+            edits = np.stack([si, mut_start[si, mi], mut_end[si, mi]], axis=1)
+            return si, mi, rows_of, edit_sums(flat, edits)
         return si, mi, rows_of, (attribute_sums if summed else attribute)(flat, mrefs)
 
     starts_of_groups = list(range(0, len(seq_idx), group))

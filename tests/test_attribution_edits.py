@@ -1,0 +1,170 @@
+"""Gradients of edited sequences from their originals' forward pass (dfimx.attribution.edits).
+
+The oracle is the plain gradient of each mutant, a full forward and backward pass
+(:func:`dfimx.attribution.backprop.gradient_position_sums`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dfimx.attribution import METHODS
+from dfimx.attribution.backprop import gradient_position_sums
+from dfimx.attribution.edits import edit_plan, edit_position_sums
+from dfimx.models import build_scorer
+
+L = 120
+
+
+def _net(kind: str, tasks: int = 1):
+    import keras
+
+    init = keras.initializers
+    inp = keras.Input((L, 4))
+    x = inp
+    if kind == "pooled":  # conv / max-pool blocks, a dense head (the bench's mid net, smaller)
+        for i, (width, pool) in enumerate(((9, 4), (5, 2))):
+            x = keras.layers.Conv1D(16, width, padding="same", activation="relu",
+                                    kernel_initializer=init.GlorotUniform(i),
+                                    bias_initializer=init.RandomNormal(0.0, 0.1, seed=i))(x)
+            x = keras.layers.MaxPooling1D(pool)(x)
+        x = keras.layers.Flatten()(x)
+        x = keras.layers.Dense(8, activation="relu", kernel_initializer=init.GlorotUniform(5))(x)
+    elif kind == "dilated":  # residual dilated convolutions, a global average
+        x = keras.layers.Conv1D(8, 7, padding="same", activation="relu",
+                                kernel_initializer=init.GlorotUniform(0))(x)
+        for i, d in enumerate((2, 4)):
+            c = keras.layers.Conv1D(8, 3, dilation_rate=d, padding="same", activation="relu",
+                                    kernel_initializer=init.GlorotUniform(1 + i))(x)
+            x = keras.layers.Add()([x, c])
+        x = keras.layers.GlobalAveragePooling1D()(x)
+    elif kind == "valid":  # unpadded convolutions, an activation layer, batch norm
+        x = keras.layers.Conv1D(8, 11, kernel_initializer=init.GlorotUniform(0))(x)
+        x = keras.layers.BatchNormalization(
+            beta_initializer=init.RandomNormal(0.0, 0.5, seed=3),
+            moving_variance_initializer=init.Constant(0.5))(x)
+        x = keras.layers.Activation("elu")(x)
+        x = keras.layers.Conv1D(8, 5, activation="tanh",
+                                kernel_initializer=init.GlorotUniform(1))(x)
+        x = keras.layers.GlobalMaxPooling1D()(x)
+    else:  # no convolution: the plain pass
+        x = keras.layers.Dense(4, activation="relu")(keras.layers.Flatten()(x))
+    out = keras.layers.Dense(tasks, kernel_initializer=init.GlorotUniform(9))(x)
+    return build_scorer(keras.Model(inp, out))
+
+
+def _edits(X: np.ndarray, widths=(1,), seed: int = 0):
+    """Edits at both ends and inside: substitutions (width 1) and zeroed stretches."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(len(X)):
+        for w in widths:
+            for start in sorted({0, 1, L // 2, int(rng.integers(0, L - w)), L - w - 1, L - w}):
+                rows.append((i, start, start + w))
+    edits = np.array(rows)
+    mutants = X[edits[:, 0]].copy()
+    for b, (_, start, end) in enumerate(edits):
+        if end - start == 1:  # another base
+            mutants[b, start] = np.roll(mutants[b, start], 1 + b % 3)
+        else:
+            mutants[b, start:end] = 0.0
+    return edits, mutants
+
+
+def _onehot(n: int, seed: int = 0) -> np.ndarray:
+    return np.eye(4, dtype=np.float32)[np.random.default_rng(seed).integers(0, 4, (n, L))]
+
+
+def _assert_like_plain(got, want):
+    for g, w in zip(got, want, strict=True):
+        scale = float(np.abs(w).max())
+        np.testing.assert_allclose(g, w, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("kind", ["pooled", "dilated", "valid"])
+@pytest.mark.parametrize("times_input", [False, True])
+def test_patched_pass_equals_the_plain_gradient_of_each_mutant(kind, times_input):
+    scorer = _net(kind)
+    assert edit_plan(scorer, L) is not None  # the patched pass serves these models
+    X = _onehot(3)
+    edits, mutants = _edits(X, widths=(1, 6, 13))
+    got = edit_position_sums(scorer, X, edits, mutants, batch_size=64, times_input=times_input)
+    want = gradient_position_sums(scorer, mutants, batch_size=64, times_input=times_input)
+    _assert_like_plain(got, want)
+    # and the map is not trivially the original's: the edits change the gradients
+    orig = gradient_position_sums(scorer, X[edits[:, 0]], batch_size=64)[0]
+    assert np.abs(want[0] - orig).max() > 100 * np.abs(got[0] - want[0]).max()
+
+
+def test_several_tasks():
+    scorer = _net("pooled", tasks=3)
+    X = _onehot(2, seed=1)
+    edits, mutants = _edits(X)
+    got = edit_position_sums(scorer, X, edits, mutants, times_input=True)
+    want = gradient_position_sums(scorer, mutants, times_input=True)
+    assert got[0].shape == (len(mutants), L, 3)
+    _assert_like_plain(got, want)
+
+
+def test_a_model_without_convolutions_takes_the_plain_pass():
+    scorer = _net("dense")
+    assert edit_plan(scorer, L) is None
+    X = _onehot(2)
+    edits, mutants = _edits(X)
+    got = edit_position_sums(scorer, X, edits, mutants, times_input=True)
+    want = gradient_position_sums(scorer, mutants, times_input=True)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_a_row_gives_the_same_bits_whatever_it_is_batched_with():
+    scorer = _net("pooled")
+    X = _onehot(4, seed=2)
+    edits, mutants = _edits(X, widths=(1, 6))
+    whole = edit_position_sums(scorer, X, edits, mutants, batch_size=256)
+    order = np.random.default_rng(0).permutation(len(edits))
+    parts = [edit_position_sums(scorer, X, edits[part], mutants[part], batch_size=64)
+             for part in np.array_split(order, 3)]
+    for k in range(3):
+        got = np.empty_like(whole[k])
+        got[order] = np.concatenate([p[k] for p in parts])
+        np.testing.assert_array_equal(got, whole[k])
+
+
+def test_per_base_scan_takes_the_patched_pass_and_matches_the_plain_one(monkeypatch):
+    from dataclasses import replace
+
+    from dfimx.dfim.kernel import dfim_block
+    from dfimx.models import model_spec_for
+    from dfimx.plans import plan_scan
+    from dfimx.sequences import from_onehot
+    from dfimx.settings import Settings
+
+    scorer = _net("pooled")
+    spec = model_spec_for(scorer.model)
+    X = _onehot(3, seed=3)
+    plan = plan_scan(from_onehot(X), 40, 70).compute()
+    names = ("mut_start", "mut_end", "mut_alt", "mut_mask", "resp_start", "resp_end",
+             "resp_mask")
+    keys = ("mutation_start", "mutation_end", "mutation_alt", "mutation_mask",
+            "response_start", "response_end", "response_mask")
+    inputs = {n: plan[k].values for n, k in zip(names, keys, strict=True)}
+    inputs.update(onehot=X, seq_ids=plan["seq"].values.astype(str), pair_mask=None)
+    settings = Settings(method="grad_x_input", null="none").validate()
+    calls = []
+    method = METHODS["grad_x_input"]
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[3]))
+        return method.edit_sums(*args, **kwargs)
+
+    monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=counted))
+    patched = dfim_block(**inputs, spec=spec, settings=settings)
+    assert sum(calls) == int(inputs["mut_mask"].sum())  # every mutant, none twice
+    monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=None))
+    plain = dfim_block(**inputs, spec=spec, settings=settings)
+    for name in ("interaction_score", "mutant_prediction"):
+        want = plain[name]
+        np.testing.assert_allclose(patched[name], want, rtol=0, equal_nan=True,
+                                   atol=1e-5 * float(np.nanmax(np.abs(want))))
