@@ -109,7 +109,7 @@ def _count_rows(monkeypatch):
     """Count the rows every attribution call of the kernel takes."""
     rows = []
     method = kernel.METHODS["grad_x_input"]
-    inner, inner_sums = method.kernel, method.position_sums
+    inner, inner_sums, inner_edits = method.kernel, method.position_sums, method.edit_sums
 
     def counted(scorer, inputs, **kw):
         rows.append(len(inputs))
@@ -119,6 +119,10 @@ def _count_rows(monkeypatch):
         rows.append(len(inputs))
         return inner_sums(scorer, inputs, **kw)
 
+    def counted_edits(scorer, X, edits, mutants, **kw):  # mutants from their originals
+        rows.append(len(mutants))
+        return inner_edits(scorer, X, edits, mutants, **kw)
+
     orig_attr = kernel.attribute_and_predict
 
     def counted_ap(name, scorer, inputs, **kw):
@@ -127,7 +131,8 @@ def _count_rows(monkeypatch):
 
     methods = dict(kernel.METHODS)
     methods["grad_x_input"] = dataclasses.replace(method, kernel=counted,
-                                                  position_sums=counted_sums)
+                                                  position_sums=counted_sums,
+                                                  edit_sums=counted_edits)
     monkeypatch.setattr(kernel, "METHODS", methods)
     monkeypatch.setattr(kernel, "attribute_and_predict", counted_ap)
     return rows
