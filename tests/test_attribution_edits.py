@@ -17,6 +17,14 @@ from dfimx.models import build_scorer
 L = 120
 
 
+@pytest.fixture(autouse=True)
+def patch_every_convolution(monkeypatch):
+    """The test nets are small: patch each of their convolutions, however cheap."""
+    from dfimx.attribution import edits
+
+    monkeypatch.setattr(edits, "MIN_SAVED_WORK", 0)
+
+
 def _net(kind: str, tasks: int = 1):
     import keras
 
@@ -163,6 +171,85 @@ def test_per_base_scan_takes_the_patched_pass_and_matches_the_plain_one(monkeypa
     patched = dfim_block(**inputs, spec=spec, settings=settings)
     assert sum(calls) == int(inputs["mut_mask"].sum())  # every mutant, none twice
     monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=None))
+    plain = dfim_block(**inputs, spec=spec, settings=settings)
+    for name in ("interaction_score", "mutant_prediction"):
+        want = plain[name]
+        np.testing.assert_allclose(patched[name], want, rtol=0, equal_nan=True,
+                                   atol=1e-5 * float(np.nanmax(np.abs(want))))
+
+
+def test_a_convolution_cheaper_than_its_patch_keeps_its_pass(monkeypatch):
+    from dfimx.attribution import edits
+
+    monkeypatch.setattr(edits, "MIN_SAVED_WORK", 50)
+    # multiplications saved per copied value, width x channels x (1 - span / length):
+    # dilated net, Conv1D(8, 7) over 4 channels 7 x 4 x (1 - 7/120) = 26, its dilated
+    # Conv1D(8, 3) over 8 channels below 24
+    assert edit_plan(_net("dilated"), L) is None
+    # pooled net: Conv1D(16, 9) over 4 channels 9 x 4 x (1 - 9/120) = 33, not patched;
+    # Conv1D(16, 5) over 16 channels after a 4-fold pooling 5 x 16 x (1 - 7/30) = 61, patched
+    plan = edit_plan(_net("pooled"), L)
+    assert plan is not None and len(plan.windows) == 1
+
+
+@pytest.mark.parametrize("kind", ["pooled", "dilated", "valid"])
+@pytest.mark.parametrize("maxpool", ["exact", "gradient"])
+def test_patched_deeplift_equals_deeplift_of_each_mutant(kind, maxpool):
+    from dfimx.attribution import last_diagnostics
+    from dfimx.attribution.deeplift import deeplift_scores
+    from dfimx.attribution.edits import edit_deeplift_sums, rescale_edit_plan
+    from dfimx.attribution.registry import base_sums
+    from dfimx.attribution.rules import Rules
+
+    scorer = _net(kind, tasks=2)
+    # the patched pass serves DeepLIFT on these models (no fallback to the plain one)
+    assert rescale_edit_plan(scorer, L, Rules("rescale", "deeplift", maxpool)) is not None
+    X = _onehot(3, seed=4)
+    edits, mutants = _edits(X, widths=(1, 6))
+    gc = np.tile(np.array([0.3, 0.2, 0.2, 0.3], np.float32), (L, 1))
+    got = edit_deeplift_sums(scorer, X, edits, mutants, gc, batch_size=64, maxpool=maxpool)
+    violation = last_diagnostics()
+    scores, outputs = deeplift_scores(scorer, mutants, np.broadcast_to(gc, mutants.shape),
+                                      batch_size=64, maxpool=maxpool, return_outputs=True)
+    _assert_like_plain(got, (*base_sums(scores), outputs))
+    # the summation-to-delta check of the patched pass is recorded, as the plain one's
+    assert violation["n_pairs"] == len(mutants)
+    if maxpool == "exact":
+        assert violation["max_rel_violation"] < 1e-4
+
+
+def test_per_base_deeplift_scan_takes_the_patched_pass(monkeypatch):
+    """The default method of per-base scans, DeepLIFT against the GC reference."""
+    from dataclasses import replace
+
+    from dfimx.dfim.kernel import dfim_block
+    from dfimx.models import model_spec_for
+    from dfimx.plans import plan_scan
+    from dfimx.sequences import from_onehot
+    from dfimx.settings import Settings
+
+    scorer = _net("pooled")
+    spec = model_spec_for(scorer.model)
+    X = _onehot(2, seed=5)
+    plan = plan_scan(from_onehot(X), 50, 70).compute()
+    names = ("mut_start", "mut_end", "mut_alt", "mut_mask", "resp_start", "resp_end",
+             "resp_mask")
+    keys = ("mutation_start", "mutation_end", "mutation_alt", "mutation_mask",
+            "response_start", "response_end", "response_mask")
+    inputs = {n: plan[k].values for n, k in zip(names, keys, strict=True)}
+    inputs.update(onehot=X, seq_ids=plan["seq"].values.astype(str), pair_mask=None)
+    settings = Settings(method="deeplift", reference="gc", null="none").validate()
+    method = METHODS["deeplift"]
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[3]))
+        return method.edit_sums(*args, **kwargs)
+
+    monkeypatch.setitem(METHODS, "deeplift", replace(method, edit_sums=counted))
+    patched = dfim_block(**inputs, spec=spec, settings=settings)
+    assert sum(calls) == int(inputs["mut_mask"].sum())
+    monkeypatch.setitem(METHODS, "deeplift", replace(method, edit_sums=None))
     plain = dfim_block(**inputs, spec=spec, settings=settings)
     for name in ("interaction_score", "mutant_prediction"):
         want = plain[name]

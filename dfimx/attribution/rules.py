@@ -35,6 +35,8 @@ True
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -459,9 +461,6 @@ def apply_nonlinearity(f: Any, z: Any, rules: Rules, *, softmax_axis: int | None
     return _rescale_elementwise(f, z, zr, yr, rules.eps)
 
 
-# --------------------------------------------------------------------------- linear parts
-
-
 # --------------------------------------------------------------------------- graph walk
 
 
@@ -484,7 +483,8 @@ def _layer_call(op: Any, rules: Rules) -> Any:
         keras.layers.Conv2D,
     ):
         _check_not_quantized(op, rules)
-        return lambda x, **k: apply_activation(op.activation, conv_linear(op, x), rules, op)
+        return lambda x, **k: apply_activation(op.activation, _conv_pre_activation(op, x, rules),
+                                               rules, op)
     if type(op) is keras.layers.Dense:
         _check_not_quantized(op, rules)
         return lambda x, **k: apply_activation(op.activation, dense_linear(op, x), rules, op)
@@ -521,6 +521,24 @@ def _layer_call(op: Any, rules: Rules) -> Any:
 
         return call
     raise _unsupported(rules, op)
+
+
+def _conv_pre_activation(op: Any, x: Any, rules: Rules) -> Any:
+    patch = getattr(_ACTIVE, "patch", None)
+    z = patch(op, x) if patch is not None and rules.mode == "rescale" else None
+    return conv_linear(op, x) if z is None else z
+
+
+@contextmanager
+def patching_convolutions(patch: Any) -> Iterator[None]:
+    """While tracing the input pass (Rescale mode) in this thread, the pre-activation of a
+    convolution is ``patch(layer, x)`` where not None (:mod:`dfimx.attribution.edits`)."""
+    previous = getattr(_ACTIVE, "patch", None)
+    _ACTIVE.patch = patch
+    try:
+        yield
+    finally:
+        _ACTIVE.patch = previous
 
 
 def _check_not_quantized(op: Any, rules: Rules) -> None:

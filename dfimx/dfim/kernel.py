@@ -192,14 +192,17 @@ def _dfim_arrays(
                                               batch_size=batch_size, **opts),
             inputs, references, batch_size=batch_size, streams=streams)
 
+    # the mutants' sums from their originals' forward pass where the method can
+    # (dfimx.attribution.edits): one mutant per source, no reference or one for all
+    shared_ref = refs is not None and refs.strides[0] == 0 and refs.shape[1] == 1
+    from_edits = summed and method.edit_sums is not None and (refs is None or shared_ref)
+    ref_row = refs[0, 0] if shared_ref else None
+
     def edit_sums(mutants, edits):  # -> StreamCall like attribute_sums, from the originals
         return submit_in_streams(
-            lambda x, e: method.edit_sums(scorer, X, e, x, batch_size=batch_size, **opts),
+            lambda x, e: method.edit_sums(scorer, X, e, x, reference=ref_row,
+                                          batch_size=batch_size, **opts),
             mutants, edits, batch_size=batch_size, streams=streams)
-
-    # the mutants' sums from their originals' forward pass where the method can
-    # (dfimx.attribution.edits): one mutant per source, no references
-    from_edits = summed and method.edit_sums is not None and refs is None
 
     # original given: the original's attributions of this run, reused (context null)
     if original is not None:
