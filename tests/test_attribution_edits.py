@@ -255,3 +255,50 @@ def test_per_base_deeplift_scan_takes_the_patched_pass(monkeypatch):
         want = plain[name]
         np.testing.assert_allclose(patched[name], want, rtol=0, equal_nan=True,
                                    atol=1e-5 * float(np.nanmax(np.abs(want))))
+
+
+def test_only_sequences_with_many_sources_take_the_patched_pass(monkeypatch):
+    """A sequence with few sources would pay for its original's extra forward pass: its
+    mutants take full passes, decided per sequence (so in any chunking)."""
+    from dataclasses import replace
+
+    from dfimx.dfim import kernel
+    from dfimx.models import model_spec_for
+    from dfimx.plans import plan_scan
+    from dfimx.sequences import from_onehot
+    from dfimx.settings import Settings
+
+    spec = model_spec_for(_net("pooled").model)
+    X = _onehot(3, seed=6)
+    plan = plan_scan(from_onehot(X), 50, 70).compute()
+    names = ("mut_start", "mut_end", "mut_alt", "mut_mask", "resp_start", "resp_end",
+             "resp_mask")
+    keys = ("mutation_start", "mutation_end", "mutation_alt", "mutation_mask",
+            "response_start", "response_end", "response_mask")
+    inputs = {n: plan[k].values.copy() for n, k in zip(names, keys, strict=True)}
+    inputs.update(onehot=X, seq_ids=plan["seq"].values.astype(str), pair_mask=None)
+    few = kernel.MIN_EDITS_PER_SEQUENCE - 1
+    keep = np.flatnonzero(inputs["mut_mask"][1])[:few]
+    inputs["mut_mask"][1] = False
+    inputs["mut_mask"][1, keep] = True  # the middle sequence: too few sources
+    settings = Settings(method="grad_x_input", null="none").validate()
+    method = METHODS["grad_x_input"]
+    patched_rows = []
+
+    def counted(scorer, X, edits, mutants, **kwargs):
+        patched_rows.extend(edits[:, 0].tolist())
+        return method.edit_sums(scorer, X, edits, mutants, **kwargs)
+
+    monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=counted))
+    monkeypatch.setattr(kernel, "GROUP_BUDGET", 40 * 120 * 16 * 3)  # groups span sequences
+    mixed = kernel.dfim_block(**inputs, spec=spec, settings=settings)
+    assert sorted(set(patched_rows)) == [0, 2]
+    assert len(patched_rows) == int(inputs["mut_mask"][[0, 2]].sum())
+    monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=None))
+    plain = kernel.dfim_block(**inputs, spec=spec, settings=settings)
+    for name in ("interaction_score", "mutant_prediction"):
+        want = plain[name]
+        np.testing.assert_allclose(mixed[name], want, rtol=0, equal_nan=True,
+                                   atol=1e-5 * float(np.nanmax(np.abs(want))))
+    # the middle sequence took full passes: the same bits as without the patched pass
+    np.testing.assert_array_equal(mixed["interaction_score"][1], plain["interaction_score"][1])

@@ -14,23 +14,29 @@ equal to a plain pass to float32 round-off.  The saving is the forward convoluti
 (about 40% of a gradient's cost on a three-layer, 128-filter net); the first layer's
 input gradient also takes the folded route of :mod:`dfimx.attribution.conv_fold`.
 
-Per-base scans (one base substituted per mutant) and element plans of ``gradient`` and
-``grad_x_input`` take this route in :mod:`dfimx.dfim.kernel`; a model without such a
-trunk, or one whose patched pass does not reproduce the plain gradient on a random check
-(:func:`edit_plan`), takes the plain pass.
+:func:`edit_deeplift_sums` does the same for DeepLIFT's input pass against one reference
+for all inputs (zeros, gc), through :func:`dfimx.attribution.rules.patching_convolutions`;
+its reference pass is the usual one.  Per-base scans (one base substituted per mutant) and
+element plans with one mutant per source take this route in :mod:`dfimx.dfim.kernel` for
+``gradient``, ``grad_x_input`` and ``deeplift`` (``Method.edit_sums``).  Only
+convolutions worth patching are patched (:data:`MIN_SAVED_WORK`); a model with none, or
+whose patched pass does not reproduce the plain one on a random check (:func:`edit_plan`,
+:func:`rescale_edit_plan`), takes the plain pass.
 
 Examples
 --------
 >>> import numpy as np, keras
 >>> from dfimx.models import build_scorer
 >>> from dfimx.attribution.backprop import gradient_position_sums
->>> inp = keras.Input((40, 4))
->>> h = keras.layers.Conv1D(8, 5, padding="same", activation="relu")(inp)
+>>> inp = keras.Input((200, 4))
+>>> h = keras.layers.Conv1D(8, 25, padding="same", activation="relu")(inp)
 >>> out = keras.layers.Dense(1)(keras.layers.Flatten()(h))
 >>> scorer = build_scorer(keras.Model(inp, out))
->>> X = np.eye(4, dtype="float32")[np.arange(40) % 4][None]
->>> mutant = X.copy(); mutant[0, 17] = [0, 0, 0, 1]
->>> got = edit_position_sums(scorer, X, np.array([[0, 17, 18]]), mutant, times_input=True)
+>>> edit_plan(scorer, 200) is not None  # its convolution is patched
+True
+>>> X = np.eye(4, dtype="float32")[np.arange(200) % 4][None]
+>>> mutant = X.copy(); mutant[0, 117] = [0, 0, 0, 1]
+>>> got = edit_position_sums(scorer, X, np.array([[0, 117, 118]]), mutant, times_input=True)
 >>> want = gradient_position_sums(scorer, mutant, times_input=True)
 >>> all(np.allclose(g, w, atol=1e-6) for g, w in zip(got, want))
 True
@@ -61,6 +67,10 @@ from dfimx.models import Scorer, batch_function, batches, pad_rows, predict_batc
 MIN_SAVED_WORK = 64
 
 
+#: Originals per call of the forward pass that records their pre-activations.
+REFERENCE_ROWS = 8
+
+
 @dataclass(frozen=True)
 class ConvWindow:
     """A ``Conv1D`` whose outputs an edit changes only in a window.
@@ -87,7 +97,7 @@ class EditPlan:
 
     nodes: list[Any]
     windows: dict[int, ConvWindow]
-    reference: Any  # BatchFunction: x (1, L, 4) -> the windows' pre-activations
+    reference: Any  # BatchFunction: x (N, L, 4) -> the windows' pre-activations
     passes: dict[tuple, Any]
 
 
@@ -323,8 +333,6 @@ def _run_patched(plan: EditPlan, X: np.ndarray, edits: np.ndarray, mutants: np.n
                  ) -> tuple[np.ndarray, ...]:
     """The outputs (each ``(B, ...)``) of the pass ``make_pass(width)`` over the mutants,
     in padded batches; ``lead`` arguments come before the rows."""
-    import tensorflow as tf
-
     n = len(mutants)
     outs: list[np.ndarray] = []
     # edits of one width class share a window size (and a graph); a row's numbers
@@ -341,10 +349,17 @@ def _run_patched(plan: EditPlan, X: np.ndarray, edits: np.ndarray, mutants: np.n
         for sl in batches(len(rows_w), batch_size):
             rows = rows_w[sl]
             seqs, local = np.unique(edits[rows, 0], return_inverse=True)
-            for i in seqs.tolist():  # one original at a time: the same bits in any batch
-                if i not in refs:
-                    refs[i] = plan.reference(X[i : i + 1])
-            ref = [tf.concat([refs[i][k] for i in seqs.tolist()], 0)
+            missing = [i for i in seqs.tolist() if i not in refs]
+            for part in batches(len(missing), REFERENCE_ROWS):
+                # always REFERENCE_ROWS rows a call (zero rows pad it): one kernel for
+                # every call, so an original's values do not depend on its companions
+                chunk = missing[part]
+                x = np.zeros((REFERENCE_ROWS,) + X.shape[1:], np.float32)
+                x[: len(chunk)] = X[chunk]
+                values = [v.numpy() for v in plan.reference(x)]
+                for j, i in enumerate(chunk):
+                    refs[i] = tuple(v[j : j + 1] for v in values)
+            ref = [np.concatenate([refs[i][k] for i in seqs.tolist()])
                    for k in range(len(plan.windows))]
             x = pad_rows(mutants[rows], batch_size)
             pad = len(x) - len(rows)

@@ -47,6 +47,11 @@ def _references(X: np.ndarray, seq_ids: list[str], settings: Settings, uses: boo
     )
 
 
+#: Sources a sequence needs for its mutants' attributions to come from its own forward
+#: pass (:mod:`dfimx.attribution.edits`): with fewer, the extra pass of the original costs
+#: about what its mutants save (element plans of 2-4 sources per sequence ran 0.5x).
+MIN_EDITS_PER_SEQUENCE = 16
+
 #: Bytes the arrays of one group of sources may take (inputs, references, attributions).
 GROUP_BUDGET = 256 << 20
 
@@ -197,6 +202,10 @@ def _dfim_arrays(
     shared_ref = refs is not None and refs.strides[0] == 0 and refs.shape[1] == 1
     from_edits = summed and method.edit_sums is not None and (refs is None or shared_ref)
     ref_row = refs[0, 0] if shared_ref else None
+    # only sequences with enough sources amortise their original's own forward pass (a
+    # per-base scan: 3 per position); the others' mutants take full passes.  Decided per
+    # sequence, so a row takes the same route in any chunking.
+    patched_seq = mut_mask.sum(axis=1) >= MIN_EDITS_PER_SEQUENCE
 
     def edit_sums(mutants, edits):  # -> StreamCall like attribute_sums, from the originals
         return submit_in_streams(
@@ -216,14 +225,15 @@ def _dfim_arrays(
     group = _group_size(kd, n_ref, length, batch_size, t)
     # the same targets in every sequence (a per-base scan): one broadcast row, no gathers
     shared = n > 1 and (resp_start == resp_start[:1]).all() and (resp_end == resp_end[:1]).all()
-    # (sequence, source) rows of the outputs, flattened: a group of consecutive rows is
-    # read and written as a slice instead of a gather/scatter
-    flat_rows = seq_idx * m + mut_idx
 
     def launch(lo: int) -> tuple[np.ndarray, np.ndarray, Any, StreamCall]:
         """Build a group's mutants and submit their model call (it runs while the
         previous group is reduced)."""
         si, mi = seq_idx[lo : lo + group], mut_idx[lo : lo + group]
+        patched = patched_seq[si] if from_edits else np.zeros(len(si), bool)
+        if patched.any() and not patched.all():  # patched rows first, sequences kept whole
+            order = np.argsort(~patched, kind="stable")
+            si, mi, patched = si[order], mi[order], patched[order]
         # mutants edited in place in the group's own copy of its originals
         mutants = make_mutants(
             X[si], mut_start[si, mi], mut_end[si, mi], mut_alt[si, mi], mode=settings.mutation,
@@ -237,10 +247,17 @@ def _dfim_arrays(
             mrefs = np.broadcast_to(refs[:1], (len(si) * kd,) + refs.shape[1:])
         else:
             mrefs = np.repeat(refs[si], kd, axis=0)
-        rows_of = _row_slice(flat_rows[lo : lo + group])
-        if from_edits:
-            edits = np.stack([si, mut_start[si, mi], mut_end[si, mi]], axis=1)
-            return si, mi, rows_of, edit_sums(flat, edits)
+        # (sequence, source) rows of the outputs, flattened: a group of consecutive rows
+        # is read and written as a slice instead of a gather/scatter
+        rows_of = _row_slice(si * m + mi)
+        k = int(patched.sum())
+        if k:
+            edits = np.stack([si[:k], mut_start[si[:k], mi[:k]], mut_end[si[:k], mi[:k]]], 1)
+            call = edit_sums(flat[:k], edits)
+            if k == len(si):
+                return si, mi, rows_of, call
+            rest = attribute_sums(flat[k:], None if mrefs is None else mrefs[k:])
+            return si, mi, rows_of, _Joined([call, rest])
         return si, mi, rows_of, (attribute_sums if summed else attribute)(flat, mrefs)
 
     starts_of_groups = list(range(0, len(seq_idx), group))
@@ -323,6 +340,21 @@ def _dfim_arrays(
             if delta is not None and settings.keep_delta:
                 _put(out["delta"], at, delta)
     return out
+
+
+class _Joined:
+    """Model calls over consecutive pieces of one group's rows, joined in order."""
+
+    def __init__(self, calls: list[Any]) -> None:
+        self.calls = calls
+
+    def result(self) -> tuple[np.ndarray, ...]:
+        parts = [c.result() for c in self.calls]
+        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+
+    def cancel(self) -> None:
+        for c in self.calls:
+            c.cancel()
 
 
 def _row_slice(flat: np.ndarray) -> slice | None:
