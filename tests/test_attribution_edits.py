@@ -84,6 +84,22 @@ def _onehot(n: int, seed: int = 0) -> np.ndarray:
     return np.eye(4, dtype=np.float32)[np.random.default_rng(seed).integers(0, 4, (n, L))]
 
 
+def _scan_block(X: np.ndarray, start: int, end: int) -> dict:
+    """The arguments of :func:`dfimx.dfim.kernel.dfim_block` for a per-base scan of
+    ``[start, end)`` (every position, its three other bases)."""
+    from dfimx.plans import plan_scan
+    from dfimx.sequences import from_onehot
+
+    plan = plan_scan(from_onehot(X), start, end).compute()
+    names = {"mut_start": "mutation_start", "mut_end": "mutation_end",
+             "mut_alt": "mutation_alt", "mut_mask": "mutation_mask",
+             "resp_start": "response_start", "resp_end": "response_end",
+             "resp_mask": "response_mask"}
+    inputs = {name: plan[key].values.copy() for name, key in names.items()}
+    inputs.update(onehot=X, seq_ids=plan["seq"].values.astype(str), pair_mask=None)
+    return inputs
+
+
 def _assert_like_plain(got, want):
     for g, w in zip(got, want, strict=True):
         scale = float(np.abs(w).max())
@@ -140,42 +156,40 @@ def test_a_row_gives_the_same_bits_whatever_it_is_batched_with():
         np.testing.assert_array_equal(got, whole[k])
 
 
-def test_per_base_scan_takes_the_patched_pass_and_matches_the_plain_one(monkeypatch):
+def _both_routes(monkeypatch, name: str, inputs: dict, settings) -> tuple[dict, dict, list]:
+    """The kernel on ``inputs`` with the method's patched pass (and the originals of the
+    rows it took) and without it; the scores and predictions agree to round-off."""
     from dataclasses import replace
 
     from dfimx.dfim.kernel import dfim_block
     from dfimx.models import model_spec_for
-    from dfimx.plans import plan_scan
-    from dfimx.sequences import from_onehot
+
+    spec = model_spec_for(_net("pooled").model)
+    method = METHODS[name]
+    rows = []
+
+    def counted(scorer, X, edits, mutants, **kwargs):
+        rows.extend(edits[:, 0].tolist())
+        return method.edit_sums(scorer, X, edits, mutants, **kwargs)
+
+    monkeypatch.setitem(METHODS, name, replace(method, edit_sums=counted))
+    patched = dfim_block(**inputs, spec=spec, settings=settings)
+    monkeypatch.setitem(METHODS, name, replace(method, edit_sums=None))
+    plain = dfim_block(**inputs, spec=spec, settings=settings)
+    for key in ("interaction_score", "mutant_prediction"):
+        want = plain[key]
+        np.testing.assert_allclose(patched[key], want, rtol=0, equal_nan=True,
+                                   atol=1e-5 * float(np.nanmax(np.abs(want))))
+    return patched, plain, rows
+
+
+def test_per_base_scan_takes_the_patched_pass_and_matches_the_plain_one(monkeypatch):
     from dfimx.settings import Settings
 
-    scorer = _net("pooled")
-    spec = model_spec_for(scorer.model)
-    X = _onehot(3, seed=3)
-    plan = plan_scan(from_onehot(X), 40, 70).compute()
-    names = ("mut_start", "mut_end", "mut_alt", "mut_mask", "resp_start", "resp_end",
-             "resp_mask")
-    keys = ("mutation_start", "mutation_end", "mutation_alt", "mutation_mask",
-            "response_start", "response_end", "response_mask")
-    inputs = {n: plan[k].values for n, k in zip(names, keys, strict=True)}
-    inputs.update(onehot=X, seq_ids=plan["seq"].values.astype(str), pair_mask=None)
+    inputs = _scan_block(_onehot(3, seed=3), 40, 70)
     settings = Settings(method="grad_x_input", null="none").validate()
-    calls = []
-    method = METHODS["grad_x_input"]
-
-    def counted(*args, **kwargs):
-        calls.append(len(args[3]))
-        return method.edit_sums(*args, **kwargs)
-
-    monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=counted))
-    patched = dfim_block(**inputs, spec=spec, settings=settings)
-    assert sum(calls) == int(inputs["mut_mask"].sum())  # every mutant, none twice
-    monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=None))
-    plain = dfim_block(**inputs, spec=spec, settings=settings)
-    for name in ("interaction_score", "mutant_prediction"):
-        want = plain[name]
-        np.testing.assert_allclose(patched[name], want, rtol=0, equal_nan=True,
-                                   atol=1e-5 * float(np.nanmax(np.abs(want))))
+    _, _, rows = _both_routes(monkeypatch, "grad_x_input", inputs, settings)
+    assert len(rows) == int(inputs["mut_mask"].sum())  # every mutant, none twice
 
 
 def test_a_convolution_cheaper_than_its_patch_keeps_its_pass(monkeypatch):
@@ -220,85 +234,28 @@ def test_patched_deeplift_equals_deeplift_of_each_mutant(kind, maxpool):
 
 def test_per_base_deeplift_scan_takes_the_patched_pass(monkeypatch):
     """The default method of per-base scans, DeepLIFT against the GC reference."""
-    from dataclasses import replace
-
-    from dfimx.dfim.kernel import dfim_block
-    from dfimx.models import model_spec_for
-    from dfimx.plans import plan_scan
-    from dfimx.sequences import from_onehot
     from dfimx.settings import Settings
 
-    scorer = _net("pooled")
-    spec = model_spec_for(scorer.model)
-    X = _onehot(2, seed=5)
-    plan = plan_scan(from_onehot(X), 50, 70).compute()
-    names = ("mut_start", "mut_end", "mut_alt", "mut_mask", "resp_start", "resp_end",
-             "resp_mask")
-    keys = ("mutation_start", "mutation_end", "mutation_alt", "mutation_mask",
-            "response_start", "response_end", "response_mask")
-    inputs = {n: plan[k].values for n, k in zip(names, keys, strict=True)}
-    inputs.update(onehot=X, seq_ids=plan["seq"].values.astype(str), pair_mask=None)
+    inputs = _scan_block(_onehot(2, seed=5), 50, 70)
     settings = Settings(method="deeplift", reference="gc", null="none").validate()
-    method = METHODS["deeplift"]
-    calls = []
-
-    def counted(*args, **kwargs):
-        calls.append(len(args[3]))
-        return method.edit_sums(*args, **kwargs)
-
-    monkeypatch.setitem(METHODS, "deeplift", replace(method, edit_sums=counted))
-    patched = dfim_block(**inputs, spec=spec, settings=settings)
-    assert sum(calls) == int(inputs["mut_mask"].sum())
-    monkeypatch.setitem(METHODS, "deeplift", replace(method, edit_sums=None))
-    plain = dfim_block(**inputs, spec=spec, settings=settings)
-    for name in ("interaction_score", "mutant_prediction"):
-        want = plain[name]
-        np.testing.assert_allclose(patched[name], want, rtol=0, equal_nan=True,
-                                   atol=1e-5 * float(np.nanmax(np.abs(want))))
+    _, _, rows = _both_routes(monkeypatch, "deeplift", inputs, settings)
+    assert len(rows) == int(inputs["mut_mask"].sum())
 
 
 def test_only_sequences_with_many_sources_take_the_patched_pass(monkeypatch):
     """A sequence with few sources would pay for its original's extra forward pass: its
     mutants take full passes, decided per sequence (so in any chunking)."""
-    from dataclasses import replace
-
     from dfimx.dfim import kernel
-    from dfimx.models import model_spec_for
-    from dfimx.plans import plan_scan
-    from dfimx.sequences import from_onehot
     from dfimx.settings import Settings
 
-    spec = model_spec_for(_net("pooled").model)
-    X = _onehot(3, seed=6)
-    plan = plan_scan(from_onehot(X), 50, 70).compute()
-    names = ("mut_start", "mut_end", "mut_alt", "mut_mask", "resp_start", "resp_end",
-             "resp_mask")
-    keys = ("mutation_start", "mutation_end", "mutation_alt", "mutation_mask",
-            "response_start", "response_end", "response_mask")
-    inputs = {n: plan[k].values.copy() for n, k in zip(names, keys, strict=True)}
-    inputs.update(onehot=X, seq_ids=plan["seq"].values.astype(str), pair_mask=None)
-    few = kernel.MIN_EDITS_PER_SEQUENCE - 1
-    keep = np.flatnonzero(inputs["mut_mask"][1])[:few]
+    inputs = _scan_block(_onehot(3, seed=6), 50, 70)
+    keep = np.flatnonzero(inputs["mut_mask"][1])[: kernel.MIN_EDITS_PER_SEQUENCE - 1]
     inputs["mut_mask"][1] = False
     inputs["mut_mask"][1, keep] = True  # the middle sequence: too few sources
-    settings = Settings(method="grad_x_input", null="none").validate()
-    method = METHODS["grad_x_input"]
-    patched_rows = []
-
-    def counted(scorer, X, edits, mutants, **kwargs):
-        patched_rows.extend(edits[:, 0].tolist())
-        return method.edit_sums(scorer, X, edits, mutants, **kwargs)
-
-    monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=counted))
     monkeypatch.setattr(kernel, "GROUP_BUDGET", 40 * 120 * 16 * 3)  # groups span sequences
-    mixed = kernel.dfim_block(**inputs, spec=spec, settings=settings)
-    assert sorted(set(patched_rows)) == [0, 2]
-    assert len(patched_rows) == int(inputs["mut_mask"][[0, 2]].sum())
-    monkeypatch.setitem(METHODS, "grad_x_input", replace(method, edit_sums=None))
-    plain = kernel.dfim_block(**inputs, spec=spec, settings=settings)
-    for name in ("interaction_score", "mutant_prediction"):
-        want = plain[name]
-        np.testing.assert_allclose(mixed[name], want, rtol=0, equal_nan=True,
-                                   atol=1e-5 * float(np.nanmax(np.abs(want))))
+    settings = Settings(method="grad_x_input", null="none").validate()
+    mixed, plain, rows = _both_routes(monkeypatch, "grad_x_input", inputs, settings)
+    assert sorted(set(rows)) == [0, 2]
+    assert len(rows) == int(inputs["mut_mask"][[0, 2]].sum())
     # the middle sequence took full passes: the same bits as without the patched pass
     np.testing.assert_array_equal(mixed["interaction_score"][1], plain["interaction_score"][1])

@@ -440,11 +440,12 @@ def edit_deeplift_sums(
     --------
     >>> import numpy as np, keras
     >>> from dfimx.models import build_scorer
-    >>> inp = keras.Input((12, 4)); h = keras.layers.Conv1D(2, 3, activation="relu")(inp)
-    >>> s = build_scorer(keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(h))))
-    >>> X = np.eye(4, dtype="float32")[np.arange(12) % 4][None]
-    >>> m = X.copy(); m[0, 5] = [1, 0, 0, 0]
-    >>> signed, absolute, y = edit_deeplift_sums(s, X, np.array([[0, 5, 6]]), m)
+    >>> inp = keras.Input((16, 4)); h = keras.layers.Conv1D(4, 5, activation="tanh")(inp)
+    >>> out = keras.layers.Dense(1)(keras.layers.GlobalMaxPooling1D()(h))
+    >>> s = build_scorer(keras.Model(inp, out))
+    >>> X = np.eye(4, dtype="float32")[np.arange(16) % 4][None]
+    >>> m = X.copy(); m[0, 7] = 0.0  # the base at 7 zeroed
+    >>> signed, absolute, y = edit_deeplift_sums(s, X, np.array([[0, 7, 8]]), m)
     >>> bool(np.allclose(signed.sum(axis=1), y - s.predict(0 * X), atol=1e-5))
     True
     """
