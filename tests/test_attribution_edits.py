@@ -259,3 +259,23 @@ def test_only_sequences_with_many_sources_take_the_patched_pass(monkeypatch):
     assert len(rows) == int(inputs["mut_mask"][[0, 2]].sum())
     # the middle sequence took full passes: the same bits as without the patched pass
     np.testing.assert_array_equal(mixed["interaction_score"][1], plain["interaction_score"][1])
+
+
+def test_mixed_groups_under_a_null_take_both_routes(monkeypatch):
+    """DeepLIFT-GC with a dinucleotide null: null passes keep no predictions, and a group
+    that mixes both routes joins them all the same."""
+    from dfimx.dfim import kernel
+    from dfimx.settings import Settings
+
+    inputs = _scan_block(_onehot(3, seed=7), 50, 70)
+    keep = np.flatnonzero(inputs["mut_mask"][1])[: kernel.MIN_EDITS_PER_SEQUENCE - 1]
+    inputs["mut_mask"][1] = False
+    inputs["mut_mask"][1, keep] = True
+    monkeypatch.setattr(kernel, "GROUP_BUDGET", 40 * 120 * 16 * 4)
+    settings = Settings(method="deeplift", reference="gc", null="dinuc",
+                        null_draws=2).validate()
+    mixed, plain, rows = _both_routes(monkeypatch, "deeplift", inputs, settings)
+    assert {0, 2} <= set(rows) and 1 not in rows
+    want = plain["null_interaction_score"]
+    np.testing.assert_allclose(mixed["null_interaction_score"], want, rtol=0, equal_nan=True,
+                               atol=1e-5 * float(np.nanmax(np.abs(want))))

@@ -348,9 +348,11 @@ class _Joined:
     def __init__(self, calls: list[Any]) -> None:
         self.calls = calls
 
-    def result(self) -> tuple[np.ndarray, ...]:
+    def result(self) -> tuple[np.ndarray | None, ...]:
         parts = [c.result() for c in self.calls]
-        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+        # an output one of the calls does not give (the outputs of a null pass) is None
+        return tuple(None if any(a is None for a in p) else np.concatenate(p)
+                     for p in zip(*parts, strict=True))
 
     def cancel(self) -> None:
         for c in self.calls:
