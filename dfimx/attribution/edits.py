@@ -130,11 +130,11 @@ def _windows(network: Any) -> tuple[list[Any], dict[int, ConvWindow]]:
     return nodes, windows
 
 
-def _pre_activation(op: Any, u: Any, kernel: Any = None) -> Any:
+def _pre_activation(op: Any, u: Any) -> Any:
     """What ``Conv1D.call`` computes before its activation."""
     from keras import ops
 
-    y = op.convolution_op(u, op.kernel if kernel is None else kernel)
+    y = op.convolution_op(u, op.kernel)
     if op.use_bias:
         y = ops.add(y, ops.reshape(op.bias, (1, 1, -1)))
     return y
